@@ -1,0 +1,258 @@
+"""Idempotent loads into the core tables: CSV bundles (validated inside DuckDB) and typed frames.
+
+Every load stages its rows, checks them set-wise, then replaces rows by key in one transaction:
+a bad load changes nothing, and loading the same rows twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from collectors.bundle import (
+    DEPLOYMENT_STATUSES,
+    RUN_STATUSES,
+    TABLE_BY_NAME,
+    TABLES,
+    BundleError,
+    Column,
+    Table,
+    physical_line,
+    present_files,
+    read_header,
+)
+from warehouse.db import read_sql
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _typed(column: Column, header: list[str] | None = None) -> str:
+    """The expression turning a staged text cell into its core type, named after the column."""
+    if header is not None and column.name not in header:
+        return f"null::varchar as {_q(column.name)}"
+    return f"{_expr(column)} as {_q(column.name)}"
+
+
+def _expr(column: Column) -> str:
+    x = _q(column.name)
+    return {
+        "text": f"cell({x})",
+        "raw": f"nullif({x}, '')",
+        "lower": f"lower(cell({x}))",
+        "ts": f"to_utc({x})",
+        "sha": f"lower(cell({x}))",
+        "shas": f"sha_list({x})",
+        "labels": f"label_list({x})",
+        "int": f"cast(cell({x}) as bigint)",
+        "status": f"lower(cell({x}))",
+        "run_status": f"lower(cell({x}))",
+    }[column.kind]
+
+
+def _cell_problem(column: Column) -> str | None:
+    x = _q(column.name)
+    return {
+        "ts": f"ts_problem({x})",
+        "sha": f"sha_problem({x})",
+        "shas": f"shas_problem({x})",
+        "int": f"int_problem({x})",
+        "status": f"status_problem({x}, {list(DEPLOYMENT_STATUSES)!r})",
+        "run_status": f"status_problem({x}, {list(RUN_STATUSES)!r})",
+    }.get(column.kind)
+
+
+def _checks(table: Table, header: list[str], stage: str) -> str:
+    """The first bad cell of a staged file as (row, column position, column, message, earlier row)."""
+    parts = []
+    present = [c for c in table.columns if c.name in header]
+    for pos, column in enumerate(present):
+        x = _q(column.name)
+        if table.is_required(column):
+            parts.append(
+                f"select rowid, {pos}, '{column.name}', 'empty required cell', null from {stage}"
+                f" where cell({x}) is null"
+            )
+        problem = _cell_problem(column)
+        if problem:
+            parts.append(
+                f"select rowid, {pos}, '{column.name}', {problem}, null from {stage} where {problem} is not null"
+            )
+    key = ", ".join(_expr(table.column(k)) for k in table.key)
+    parts.append(
+        f"select rowid, 0, '{table.key[0]}', 'duplicate key (' || _key || ')', first_row"
+        f" from (select rowid, concat_ws(', ', {key}) as _key,"
+        f" first_value(rowid) over (partition by {key} order by rowid) as first_row"
+        f" from {stage}) where rowid <> first_row"
+    )
+    if "service" in header and table.name != "services":
+        pos = [c.name for c in present].index("service")
+        parts.append(
+            f"select rowid, {pos}, 'service', 'unknown service ' || cell(service)"
+            " || ' (not in services.csv nor in the warehouse)', null"
+            f" from {stage} where cell(service) is not null and cell(service) not in"
+            " (select service from core.services union all select service from _known_services)"
+        )
+    if table.name == "incidents" and "resolved_at" in header:
+        pos = [c.name for c in present].index("resolved_at")
+        parts.append(
+            f"select rowid, {pos}, 'resolved_at', 'resolved before it was created', null from {stage}"
+            " where try_cast(cell(resolved_at) as timestamptz) < try_cast(cell(created_at) as timestamptz)"
+        )
+    return " union all ".join(parts) + " order by 1, 2 limit 1"
+
+
+def _stage_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> tuple[str, list[str]]:
+    header = read_header(path, table)
+    stage = f"_stage_{table.name}"
+    columns = {name: "VARCHAR" for name in header}
+    try:
+        con.execute(
+            f"create or replace temp table {stage} as select * from read_csv(?, columns = ?, header = true,"
+            " auto_detect = false, delim = ',', quote = '\"', escape = '\"', strict_mode = true)",
+            [str(path), columns],
+        )
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise BundleError(path.name, _duckdb_line(str(exc)), None, f"not a valid CSV file: {first}") from exc
+    return stage, header
+
+
+def _duckdb_line(message: str) -> int:
+    found = re.search(r"[Ll]ine:? (\d+)", message)
+    return int(found.group(1)) if found else 1
+
+
+def import_bundle(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[str, int]:
+    """Validate every file of the bundle, then load them all in one transaction. Returns rows per table."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BundleError(str(folder), 0, None, "not a folder")
+    files = present_files(folder)
+    if not files:
+        names = ", ".join(t.file for t in TABLES)
+        raise BundleError(str(folder), 0, None, f"no bundle files here (expected any of {names})")
+    con.execute(read_sql("load/macros.sql"))
+    con.execute("create or replace temp table _known_services (service varchar)")
+    staged: list[tuple[Table, str, list[str]]] = []
+    for table, path in files:
+        stage, header = _stage_csv(con, table, path)
+        bad = con.execute(_checks(table, header, stage)).fetchone()
+        if bad:
+            row, _, column, message, earlier = bad
+            if earlier is not None:
+                message += f" already on line {physical_line(path, earlier)}"
+            raise BundleError(path.name, physical_line(path, row), column, message)
+        if table.name == "services":
+            con.execute(f"insert into _known_services select cell(service) from {stage}")
+        staged.append((table, stage, header))
+
+    counts = {}
+    con.execute("begin")
+    try:
+        for table, stage, header in staged:
+            select = ", ".join(_typed(c, header) for c in table.columns)
+            con.execute(f"create or replace temp table _typed_{table.name} as select {select} from {stage}")
+            counts[table.name] = upsert(con, table.name, f"_typed_{table.name}")
+        record_run(con, "bundle", str(folder.resolve()), sum(counts.values()))
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return counts
+
+
+def upsert(con: duckdb.DuckDBPyConnection, table_name: str, source: str) -> int:
+    """Replace the rows of core.<table> whose key is in `source`, then insert `source`. Returns its rows."""
+    table = TABLE_BY_NAME[table_name]
+    match = " and ".join(f"t.{_q(k)} = s.{_q(k)}" for k in table.key)
+    con.execute(f"delete from core.{table.name} t using {source} s where {match}")
+    con.execute(f"insert into core.{table.name} by name select * from {source}")
+    return con.execute(f"select count(*) from {source}").fetchone()[0]
+
+
+_NORMALISE = {
+    "lower": "lower(trim({x}))",
+    "sha": "lower(trim({x}))",
+    "shas": "list_transform({x}, lambda s: lower(s))",
+    "status": "lower({x})",
+    "run_status": "lower({x})",
+}
+
+
+def load_frames(con: duckdb.DuckDBPyConnection, frames: dict[str, Any], source: str, scope: str) -> dict[str, int]:
+    """Load typed frames (pandas or Arrow, named like the core tables) in one transaction.
+
+    For collectors and the demo generator: the rows are typed already, so only the normalisation of
+    BUNDLE.md (lowercased shas and environments) and the key check are applied.
+    """
+    counts = {}
+    con.execute("begin")
+    try:
+        for table in TABLES:
+            frame = frames.get(table.name)
+            if frame is None:
+                continue
+            con.register("_frame", frame)
+            select = ", ".join(
+                _NORMALISE.get(c.kind, "{x}").format(x=_q(c.name)) + f" as {_q(c.name)}" for c in table.columns
+            )
+            con.execute(f"create or replace temp table _typed_{table.name} as select {select} from _frame")
+            con.unregister("_frame")
+            key = ", ".join(_q(k) for k in table.key)
+            dup = con.execute(
+                f"select {key} from _typed_{table.name} group by all having count(*) > 1 limit 1"
+            ).fetchone()
+            if dup:
+                raise ValueError(f"{source}: duplicate key {dup} in {table.name}")
+            counts[table.name] = upsert(con, table.name, f"_typed_{table.name}")
+        record_run(con, source, scope, sum(counts.values()))
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return counts
+
+
+def record_run(con: duckdb.DuckDBPyConnection, source: str, scope: str, rows: int) -> None:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute(
+        "insert into raw.sync_runs values (?, ?, ?, ?, ?, 'ok')", [source, scope, now, now, rows]
+    )
+
+
+def _exported(column: Column) -> str:
+    x = _q(column.name)
+    if column.kind == "ts":
+        return f"strftime({x}, '%Y-%m-%dT%H:%M:%S.%fZ') as {x}"
+    if column.kind == "shas":
+        return f"array_to_string({x}, ' ') as {x}"
+    if column.kind == "labels":
+        return f"array_to_string({x}, ';') as {x}"
+    return x
+
+
+def export_bundle(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[str, int]:
+    """Write every core table as a bundle file that `import_bundle` reads back to the same rows."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for table in TABLES:
+        select = ", ".join(_exported(c) for c in table.columns)
+        order = ", ".join(_q(k) for k in table.key)
+        target = folder / table.file
+        con.execute(
+            f"copy (select {select} from core.{table.name} order by {order}) to '{_escape(target)}'"
+            " (header, delimiter ',')"
+        )
+        counts[table.name] = con.execute(f"select count(*) from core.{table.name}").fetchone()[0]
+    return counts
+
+
+def _escape(path: Path) -> str:
+    return str(path).replace("'", "''")
