@@ -57,3 +57,19 @@ create table if not exists core.incidents (
     incident_id varchar not null, service varchar not null, title varchar, severity varchar,
     created_at timestamp not null, resolved_at timestamp, deployment_id varchar, commit_sha varchar
 );
+
+-- The commit-graph walk's state (warehouse/walk.py), kept between transforms so that a day of new
+-- data costs a day's work.
+-- grain: one row per (deployment_id, sha) a production deployment reached first in its environment;
+-- is_shipped is false for what a baseline reached (reachable for later, shipped by none)
+create table if not exists marts.deployment_reach (
+    deployment_id varchar not null, service varchar not null, environment varchar not null,
+    repo varchar, sha varchar not null, is_shipped boolean not null
+);
+-- grain: one row per production deployment already walked
+create table if not exists marts.walk_done (
+    deployment_id varchar not null, service varchar not null, environment varchar not null,
+    env_seq bigint not null, commit_sha varchar not null, repo varchar
+);
+-- grain: one row per (repo, sha): the commit graph the walk state was computed on
+create table if not exists marts.walk_graph (repo varchar not null, sha varchar not null, parents varchar[] not null);

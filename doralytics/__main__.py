@@ -1,0 +1,3 @@
+from doralytics.cli import main
+
+main()

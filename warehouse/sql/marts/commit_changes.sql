@@ -1,0 +1,58 @@
+-- grain: one row per commit of core.commits, with the change it belongs to (null: a merge commit
+-- of no merged PR) and what the failure rules need to know about it.
+with merged as (
+    select * from core.pull_requests where merged_at is not null
+),
+
+by_merge_commit as (
+    select repo, merge_commit_sha as sha, min(number) as number
+    from merged where merge_commit_sha is not null
+    group by all
+),
+
+by_listing as (
+    select pc.repo, pc.sha, min(pc.number) as number
+    from core.pull_request_commits as pc
+    join merged as m using (repo, number)
+    group by all
+),
+
+hotfix_prs as (
+    select repo, number
+    from merged
+    where len(list_filter(labels, lambda l: list_contains(getvariable('hotfix_labels'), lower(l)))) > 0
+       or regexp_matches(coalesce(head_branch, ''), getvariable('hotfix_branch'))
+),
+
+commits as (
+    select
+        c.repo, c.sha, c.authored_at, len(c.parents) >= 2 as is_merge_commit,
+        rtrim(split_part(coalesce(c.message, ''), chr(10), 1), chr(13)) as title,
+        list_transform(
+            regexp_extract_all(coalesce(c.message, ''), 'This reverts commit ([0-9a-fA-F]{7,64})', 1),
+            lambda s: lower(s)
+        ) as reverted_prefixes,
+        coalesce(bm.number, bl.number) as pr_number
+    from core.commits as c
+    left join by_merge_commit as bm using (repo, sha)
+    left join by_listing as bl using (repo, sha)
+),
+
+final as (
+    select
+        c.repo, c.sha, c.pr_number, c.title, c.authored_at, c.reverted_prefixes,
+        case
+            when c.pr_number is not null then 'pr:' || c.repo || '#' || c.pr_number
+            when not c.is_merge_commit then 'commit:' || c.repo || '@' || c.sha
+        end as change_id,
+        case
+            when c.pr_number is not null then h.number is not null
+            when not c.is_merge_commit then regexp_matches(c.title, getvariable('hotfix_title'))
+            else false
+        end as is_hotfix,
+        len(c.reverted_prefixes) > 0 as is_revert
+    from commits as c
+    left join hotfix_prs as h on h.repo = c.repo and h.number = c.pr_number
+)
+
+select * from final
