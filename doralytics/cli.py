@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -24,18 +24,20 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-export_app = typer.Typer(help="Write tables, views or the whole warehouse out as files.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Write tables, views or the whole warehouse out as files.", no_args_is_help=True
+)
 app.add_typer(export_app, name="export")
 err = Console(stderr=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
 
 
-class GroupBy(str, Enum):
+class GroupBy(StrEnum):
     service = "service"
     team = "team"
     org = "org"
@@ -58,10 +60,16 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def main_options(
     warehouse: Annotated[
         str | None,
-        typer.Option("--warehouse", "-w", envvar="DORA_WAREHOUSE", help="DuckDB warehouse file [default: ./dora.duckdb]"),
+        typer.Option(
+            "--warehouse",
+            "-w",
+            envvar="DORA_WAREHOUSE",
+            help="DuckDB warehouse file [default: ./dora.duckdb]",
+        ),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", envvar="DORA_CONFIG", help="dora.toml [default: ./dora.toml if present]")
+        Path | None,
+        typer.Option("--config", envvar="DORA_CONFIG", help="dora.toml [default: ./dora.toml if present]"),
     ] = None,
 ) -> None:
     try:
@@ -78,15 +86,23 @@ def _date(value: str, name: str) -> dt.date:
         fail(f"{name}: {value!r} is not a date (YYYY-MM-DD)")
 
 
-def _scope(start: str, end: str, group_by: GroupBy, services: list[str] | None, teams: list[str] | None,
-           environments: list[str] | None = None):
+def _scope(
+    start: str,
+    end: str,
+    group_by: GroupBy,
+    services: list[str] | None,
+    teams: list[str] | None,
+    environments: list[str] | None = None,
+):
     from warehouse.metrics import Scope
 
     first, last = _date(start, "--from"), _date(end, "--to")
     if first > last:
         fail(f"--from {first} is after --to {last}")
     return Scope(
-        first, last, group_by.value,
+        first,
+        last,
+        group_by.value,
         tuple(services) if services else None,
         tuple(teams) if teams else None,
         tuple(e.strip().lower() for e in environments) if environments else None,
@@ -225,25 +241,38 @@ def metrics(
 
 
 def _metrics_table(groups: list[dict], scope) -> None:
-    table = Table(title=f"DORA metrics {scope.start} to {scope.end} ({scope.days} days), per {scope.group_by}")
-    for name in ("group", "deploys/day", "lead time (median h)", "change failure rate", "recovery (median h)",
-                 "rework rate", "data quality"):
+    table = Table(
+        title=f"DORA metrics {scope.start} to {scope.end} ({scope.days} days), per {scope.group_by}"
+    )
+    for name in (
+        "group",
+        "deploys/day",
+        "lead time (median h)",
+        "change failure rate",
+        "recovery (median h)",
+        "rework rate",
+        "data quality",
+    ):
         table.add_column(name, overflow="fold")
     for g in groups:
         t = g["tiers"]
         table.add_row(
             g["group"],
-            f"{g['deploys_per_day']:.2f} on {g['deployment_days']} days\n[{t['deployment_frequency'] or '-'}]",
-            f"{_human(g['lead_time_median_hours'])} of {g['changes']} changes\n[{t['lead_time'] or '-'}]",
+            f"{g['deploys_per_day']:.2f} on {g['deployment_days']} days\n{_tier(t['deployment_frequency'])}",
+            f"{_human(g['lead_time_median_hours'])} of {g['changes']} changes\n{_tier(t['lead_time'])}",
             f"{_pct(g['change_failure_rate'])} ({g['failed_deployments']}/{g['deployments']})\n"
-            f"[{t['change_failure_rate'] or '-'}]",
+            f"{_tier(t['change_failure_rate'])}",
             f"{_human(g['recovery_time_median_hours'])} ({g['unrecovered_failures']} open)\n"
-            f"[{t['recovery_time'] or '-'}]",
+            f"{_tier(t['recovery_time'])}",
             f"{_pct(g['rework_rate'])} ({g['unplanned_deployments']}/{g['deployments']})",
             f"{g['baseline_deployments']} baseline, {g['unknown_sha_deployments']} unknown sha,\n"
             f"{g['lead_time_excluded']} excluded, {g['unattributed_incidents']} unattributed",
         )
     Console(width=max(Console().width, 120)).print(table)
+
+
+def _tier(name: str | None) -> str:
+    return f"tier: {name}" if name else "tier: -"
 
 
 def _pct(value: float | None) -> str:
@@ -252,12 +281,19 @@ def _pct(value: float | None) -> str:
 
 @app.command()
 def explain(
-    metric: Annotated[str, typer.Argument(help="deployment_frequency, lead_time, change_failure_rate, "
-                                               "recovery_time, rework_rate, incident_mttr, incidents, "
-                                               "unattributed_incidents")],
+    metric: Annotated[
+        str,
+        typer.Argument(
+            help="deployment_frequency, lead_time, change_failure_rate, "
+            "recovery_time, rework_rate, incident_mttr, incidents, "
+            "unattributed_incidents"
+        ),
+    ],
     start: FromOpt,
     end: ToOpt,
-    group: Annotated[str | None, typer.Option("--group", help="the service, team or 'all' to explain")] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", help="the service, team or 'all' to explain")
+    ] = None,
     group_by: GroupOpt = GroupBy.service,
     fmt: FormatOpt = Format.table,
     service: ServiceOpt = None,
@@ -278,7 +314,11 @@ def explain(
     with db.read(state.warehouse) as con:
         frame = explain_rows(con, metric, scope, group)
     rows = _records(frame)
-    emit(rows, fmt, title=f"{metric} of {group or 'every group'}, {scope.start} to {scope.end}: {len(rows)} rows")
+    emit(
+        rows,
+        fmt,
+        title=f"{metric} of {group or 'every group'}, {scope.start} to {scope.end}: {len(rows)} rows",
+    )
 
 
 def _records(frame) -> list[dict]:
@@ -316,7 +356,8 @@ def export_csv(
     Example: dora export csv marts.changes --out changes.csv
     """
     from warehouse import db
-    from warehouse.export import ExportError, export_csv as write_csv
+    from warehouse.export import ExportError
+    from warehouse.export import export_csv as write_csv
 
     try:
         with db.read(state.warehouse) as con:
@@ -327,7 +368,9 @@ def export_csv(
 
 
 @export_app.command("bundle")
-def export_bundle(folder: Annotated[Path, typer.Argument(help="the folder to write the CSV files into")]) -> None:
+def export_bundle(
+    folder: Annotated[Path, typer.Argument(help="the folder to write the CSV files into")],
+) -> None:
     """Write the canonical tables as a CSV bundle that `dora import` reads back.
 
     Example: dora export bundle ./backup

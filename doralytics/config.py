@@ -26,13 +26,17 @@ class Tiers:
         default_factory=lambda: {"elite": 5.0, "high": 1.0, "medium": 1.0}
     )
     # lead_time_median_hours < threshold
-    lead_time: dict[str, float] = field(default_factory=lambda: {"elite": 24.0, "high": 168.0, "medium": 720.0})
+    lead_time: dict[str, float] = field(
+        default_factory=lambda: {"elite": 24.0, "high": 168.0, "medium": 720.0}
+    )
     # change_failure_rate <= threshold
     change_failure_rate: dict[str, float] = field(
         default_factory=lambda: {"elite": 0.05, "high": 0.10, "medium": 0.15}
     )
     # recovery_time_median_hours < threshold
-    recovery_time: dict[str, float] = field(default_factory=lambda: {"elite": 1.0, "high": 24.0, "medium": 168.0})
+    recovery_time: dict[str, float] = field(
+        default_factory=lambda: {"elite": 1.0, "high": 24.0, "medium": 168.0}
+    )
 
 
 @dataclass(frozen=True)

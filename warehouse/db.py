@@ -53,7 +53,8 @@ def _open(path: Path, read_only: bool, config: dict | None = None) -> duckdb.Duc
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'main' and table_name = '_doralytics'"
+        "select count(*) from information_schema.tables"
+        " where table_schema = 'main' and table_name = '_doralytics'"
     ).fetchone()[0]
     if not exists:
         return 0

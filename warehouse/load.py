@@ -81,7 +81,8 @@ def _checks(table: Table, header: list[str], stage: str) -> str:
         problem = _cell_problem(column)
         if problem:
             parts.append(
-                f"select rowid, {pos}, '{column.name}', {problem}, null from {stage} where {problem} is not null"
+                f"select rowid, {pos}, '{column.name}', {problem}, null from {stage}"
+                f" where {problem} is not null"
             )
     key = ", ".join(_expr(table.column(k)) for k in table.key)
     parts.append(
@@ -185,7 +186,9 @@ _NORMALISE = {
 }
 
 
-def load_frames(con: duckdb.DuckDBPyConnection, frames: dict[str, Any], source: str, scope: str) -> dict[str, int]:
+def load_frames(
+    con: duckdb.DuckDBPyConnection, frames: dict[str, Any], source: str, scope: str
+) -> dict[str, int]:
     """Load typed frames (pandas or Arrow, named like the core tables) in one transaction.
 
     For collectors and the demo generator: the rows are typed already, so only the normalisation of
@@ -200,7 +203,8 @@ def load_frames(con: duckdb.DuckDBPyConnection, frames: dict[str, Any], source: 
                 continue
             con.register("_frame", frame)
             select = ", ".join(
-                _NORMALISE.get(c.kind, "{x}").format(x=_q(c.name)) + f" as {_q(c.name)}" for c in table.columns
+                _NORMALISE.get(c.kind, "{x}").format(x=_q(c.name)) + f" as {_q(c.name)}"
+                for c in table.columns
             )
             con.execute(f"create or replace temp table _typed_{table.name} as select {select} from _frame")
             con.unregister("_frame")
@@ -221,9 +225,7 @@ def load_frames(con: duckdb.DuckDBPyConnection, frames: dict[str, Any], source: 
 
 def record_run(con: duckdb.DuckDBPyConnection, source: str, scope: str, rows: int) -> None:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con.execute(
-        "insert into raw.sync_runs values (?, ?, ?, ?, ?, 'ok')", [source, scope, now, now, rows]
-    )
+    con.execute("insert into raw.sync_runs values (?, ?, ?, ?, ?, 'ok')", [source, scope, now, now, rows])
 
 
 def _exported(column: Column) -> str:

@@ -12,13 +12,20 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from doralytics.config import MetricsSettings, Tiers
+from doralytics.config import Tiers
 from warehouse.db import read_sql
 
 GROUP_BYS = ("service", "team", "org")
 COUNT_FIELDS = (
-    "deployments", "deployment_days", "baseline_deployments", "unknown_sha_deployments", "changes",
-    "lead_time_excluded", "failed_deployments", "unrecovered_failures", "unplanned_deployments",
+    "deployments",
+    "deployment_days",
+    "baseline_deployments",
+    "unknown_sha_deployments",
+    "changes",
+    "lead_time_excluded",
+    "failed_deployments",
+    "unrecovered_failures",
+    "unplanned_deployments",
     "unattributed_incidents",
 )
 TIER_METRICS = ("deployment_frequency", "lead_time", "change_failure_rate", "recovery_time")
@@ -98,7 +105,9 @@ def tier_all(row: dict, days: int, tiers: Tiers) -> dict[str, str | None]:
     }
 
 
-def tier_deployment_frequency(week_median: float | None, deployment_days: int, days: int, tiers: Tiers) -> str | None:
+def tier_deployment_frequency(
+    week_median: float | None, deployment_days: int, days: int, tiers: Tiers
+) -> str | None:
     if week_median is None:
         return None
     t = tiers.deployment_frequency
@@ -124,8 +133,12 @@ def _tier_at_most(value: float | None, thresholds: dict[str, float]) -> str | No
 
 
 def to_json(scope: Scope, groups: list[dict]) -> dict:
-    return {"from": scope.start.isoformat(), "to": scope.end.isoformat(), "group_by": scope.group_by,
-            "groups": groups}
+    return {
+        "from": scope.start.isoformat(),
+        "to": scope.end.isoformat(),
+        "group_by": scope.group_by,
+        "groups": groups,
+    }
 
 
 def flat(groups: list[dict]) -> list[dict]:
@@ -171,7 +184,9 @@ EXPLAIN_COLUMNS = {
 }
 
 
-def explain(con: duckdb.DuckDBPyConnection, metric: str, scope: Scope, group: str | None = None) -> pd.DataFrame:
+def explain(
+    con: duckdb.DuckDBPyConnection, metric: str, scope: Scope, group: str | None = None
+) -> pd.DataFrame:
     """The rows a metric of `group` (a service, a team or 'all', per scope.group_by) rests on."""
     if metric not in EXPLAIN:
         raise ValueError(f"unknown metric {metric!r}; one of: {', '.join(EXPLAIN)}")
@@ -180,7 +195,8 @@ def explain(con: duckdb.DuckDBPyConnection, metric: str, scope: Scope, group: st
     con.execute("set variable explain_group = ?", [group])
     env_filter = (
         "and (getvariable('environments') is null or list_contains(getvariable('environments'), environment))"
-        if mart != "incident_attribution" else ""
+        if mart != "incident_attribution"
+        else ""
     )
     sql = (
         f"select {EXPLAIN_COLUMNS[mart]} from marts.{mart} join _scope using (service) "

@@ -38,8 +38,10 @@ def walk(con: duckdb.DuckDBPyConnection) -> int:
         con.execute("create or replace temp table _walk_reset (service varchar, environment varchar)")
         con.executemany("insert into _walk_reset values (?, ?)", reset)
         for table in ("deployment_reach", "walk_done"):
-            con.execute(f"delete from marts.{table} t using _walk_reset r "
-                        "where t.service = r.service and t.environment = r.environment")
+            con.execute(
+                f"delete from marts.{table} t using _walk_reset r "
+                "where t.service = r.service and t.environment = r.environment"
+            )
 
     pending = con.execute(read_sql("walk/pending.sql")).fetchall()
     if pending:
@@ -48,7 +50,9 @@ def walk(con: duckdb.DuckDBPyConnection) -> int:
         for service, environment, sha in con.execute(read_sql("walk/already_reached.sql")).fetchall():
             reached[(service, environment)].add(sha)
         rows = _Rows(con)
-        candidates = con.execute("select repo, sha, parents from _walk_candidates").to_arrow_table().to_batches()
+        candidates = (
+            con.execute("select repo, sha, parents from _walk_candidates").to_arrow_table().to_batches()
+        )
         graphs = _graphs_by_repo(candidates)
         current = next(graphs, None)
         for repo, deployments in groupby(pending, key=lambda d: d[3]):
@@ -60,8 +64,9 @@ def walk(con: duckdb.DuckDBPyConnection) -> int:
                 _walk_pair(list(pair), graph, reached.pop((service, environment), set()), rows)
         rows.flush()
         con.execute(
-            "insert into marts.walk_done select deployment_id, service, environment, env_seq, commit_sha, repo "
-            f"from ({read_sql('walk/pending.sql')})"
+            "insert into marts.walk_done"
+            " select deployment_id, service, environment, env_seq, commit_sha, repo"
+            f" from ({read_sql('walk/pending.sql')})"
         )
     con.execute("create or replace table marts.walk_graph as select repo, sha, parents from core.commits")
     return len(pending)
@@ -108,8 +113,9 @@ class _Rows:
         self.con = con
         self.columns: list[list] = [[] for _ in REACH_SCHEMA]
 
-    def add(self, deployment_id: str, service: str, environment: str, repo: str, shas: list[str],
-            shipped: bool) -> None:
+    def add(
+        self, deployment_id: str, service: str, environment: str, repo: str, shas: list[str], shipped: bool
+    ) -> None:
         n = len(shas)
         for column, value in zip(self.columns, (deployment_id, service, environment, repo), strict=False):
             column.extend([value] * n)
