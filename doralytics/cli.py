@@ -401,14 +401,12 @@ def demo(
     err.print("demo built: " + ", ".join(f"{n} {t}" for t, n in counts.items()), highlight=False)
 
 
-def _register_commands() -> None:
-    """Commands of other parts of the product live in their own modules (doralytics/cli_<part>.py),
-    which import `app`, `state`, `fail` and `emit` from here. One import line each."""
-
-
 def main() -> None:
-    _register_commands()
     app()
+
+
+# Commands of other parts of the product live in their own modules (doralytics/cli_<part>.py), which
+# import `app`, `state`, `fail` and `emit` from here; one import line each below registers them.
 
 
 if __name__ == "__main__":
