@@ -73,7 +73,9 @@ TABLES: tuple[Table, ...] = (
             C("labels", "labels"),
         ),
     ),
-    Table("pull_request_commits", ("repo", "number", "sha"), (C("repo"), C("number", "int"), C("sha", "sha"))),
+    Table(
+        "pull_request_commits", ("repo", "number", "sha"), (C("repo"), C("number", "int"), C("sha", "sha"))
+    ),
     Table(
         "deployments",
         ("deployment_id",),

@@ -34,10 +34,16 @@ def differences(want: dict, got: dict) -> list[str]:
             for sub, v in pairs:
                 o = actual.get(key)
                 o = o.get(sub) if sub and isinstance(o, dict) else o
-                same = (v is None and o is None) or (
-                    isinstance(v, int | float) and isinstance(o, int | float) and not isinstance(o, bool)
-                    and math.isclose(v, o, rel_tol=1e-6, abs_tol=1e-6)
-                ) or v == o
+                same = (
+                    (v is None and o is None)
+                    or (
+                        isinstance(v, int | float)
+                        and isinstance(o, int | float)
+                        and not isinstance(o, bool)
+                        and math.isclose(v, o, rel_tol=1e-6, abs_tol=1e-6)
+                    )
+                    or v == o
+                )
                 if not same:
                     bad.append(f"{expected['group']}/{key}{'.' + sub if sub else ''}: want {v!r} got {o!r}")
     return bad

@@ -100,9 +100,10 @@ def _export(con: duckdb.DuckDBPyConnection, name: str, out: Path, format: str) -
     partial = out.with_name(f".{out.name}.part")
     try:
         # The path is a bound parameter; the relation is quoted and known to exist.
-        (rows,) = con.execute(
+        # fetchall: a half-read result would block the caller's next con.sql() on this connection.
+        [(rows,)] = con.execute(
             f"copy (select * from {relation}) to ? {_COPY_OPTIONS[format]}", [str(partial)]
-        ).fetchone()
+        ).fetchall()
         os.replace(partial, out)
     except duckdb.Error as exc:
         raise ExportError(f"cannot export {schema}.{table} to {out}: {str(exc).splitlines()[0]}") from exc

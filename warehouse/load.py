@@ -49,7 +49,7 @@ def _expr(column: Column) -> str:
         "sha": f"lower(cell({x}))",
         "shas": f"sha_list({x})",
         "labels": f"label_list({x})",
-        "int": f"cast(cell({x}) as bigint)",
+        "int": f"try_cast(cell({x}) as bigint)",
         "status": f"lower(cell({x}))",
         "run_status": f"lower(cell({x}))",
     }[column.kind]

@@ -205,3 +205,80 @@ def explain(
         f"and {condition} {env_filter} order by {time_column}, 1"
     )
     return con.execute(sql).df()
+
+
+# Series, catalog and health figures for the dashboard and reports (added for the dashboard, issue 3).
+TREND_GRAINS = ("week", "day")
+
+
+def trend(con: duckdb.DuckDBPyConnection, scope: Scope, grain: str = "week") -> pd.DataFrame:
+    """The metrics per group and ISO week (or day) of the period, buckets clipped to it, empty ones kept.
+
+    Columns: group, bucket_start, days (of the bucket inside the period), then the counts, medians and
+    rates of compute() that make sense per bucket. Rows are assigned to buckets as compute() assigns
+    them to periods, so explain() over a bucket's days gives the rows behind a point.
+    """
+    if grain not in TREND_GRAINS:
+        raise ValueError(f"grain must be one of {', '.join(TREND_GRAINS)}, not {grain!r}")
+    _bind(con, scope)
+    con.execute("set variable trend_grain = ?", [grain])
+    frame = con.execute(read_sql("metrics/trend.sql")).df()
+    frame["bucket_start"] = pd.to_datetime(frame["bucket_start"]).dt.date
+    return frame
+
+
+def ci_summary(con: duckdb.DuckDBPyConnection, scope: Scope) -> pd.DataFrame:
+    """CI runs per (service, pipeline) started in the period: runs, failures, failure rate, durations."""
+    _bind(con, scope)
+    return con.execute(read_sql("metrics/ci_summary.sql")).df()
+
+
+def ci_trend(con: duckdb.DuckDBPyConnection, scope: Scope, grain: str = "week") -> pd.DataFrame:
+    """CI runs per (service, pipeline, ISO week or day) started in the period."""
+    if grain not in TREND_GRAINS:
+        raise ValueError(f"grain must be one of {', '.join(TREND_GRAINS)}, not {grain!r}")
+    _bind(con, scope)
+    con.execute("set variable trend_grain = ?", [grain])
+    frame = con.execute(read_sql("metrics/ci_trend.sql")).df()
+    frame["bucket_start"] = pd.to_datetime(frame["bucket_start"]).dt.date
+    return frame
+
+
+def catalog(con: duckdb.DuckDBPyConnection) -> dict:
+    """What the warehouse holds, for filters and first-run checks: services with their team and repo,
+    production environments, the dates of the first and last production deployment, row counts."""
+    services = con.execute(
+        "select service, coalesce(team, 'unassigned') as team, repo from core.services order by service"
+    ).df()
+    environments = [
+        r[0] for r in con.execute("select distinct environment from marts.deployments order by 1").fetchall()
+    ]
+    first, last, deployments = con.execute(
+        "select cast(min(finished_at) as date), cast(max(finished_at) as date), count(*) "
+        "from marts.deployments"
+    ).fetchone()
+    counts = {
+        table: con.execute(f"select count(*) from core.{table}").fetchone()[0]
+        for table in ("deployments", "commits", "pull_requests", "incidents", "pipeline_runs")
+    }
+    return {
+        "services": services,
+        "environments": environments,
+        "first_deployment": first,
+        "last_deployment": last,
+        "production_deployments": int(deployments),
+        "counts": counts,
+    }
+
+
+def sync_status(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The last sync or import per (source, scope): when it ran, how it ended, the rows it loaded."""
+    return con.execute(
+        """
+        select source, scope, started_at, finished_at, status, rows_loaded,
+            count(*) over (partition by source, scope) as runs
+        from raw.sync_runs
+        qualify row_number() over (partition by source, scope order by started_at desc) = 1
+        order by source, scope
+        """
+    ).df()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -61,6 +63,9 @@ _FENCE_MESSAGES = [
 ]
 
 
+_setup_lock = threading.Lock()
+
+
 class SandboxError(WarehouseError):
     """A query `dora sql` refuses or that failed; the message is one line meant for the user."""
 
@@ -71,14 +76,39 @@ def connect(path: str | os.PathLike | None) -> duckdb.DuckDBPyConnection:
     # Opening a missing file read-only fails anyway; creating one here would hide a mistyped --warehouse.
     if not p.exists():
         raise SandboxError(f"no warehouse at {p}: import or collect some data first")
-    try:
-        con = db._open(p, read_only=True, config=dict(SANDBOX_CONFIG))
-    except WarehouseError as exc:
-        raise SandboxError(_one_line(str(exc))) from exc
-    # Same session as db.read (UTC, so now() compares with the UTC timestamps), then nothing can be changed.
-    con.execute("set TimeZone = 'UTC'")
-    con.execute("set lock_configuration = true")
+    con = _open_fenced(p)
+    # Connections with the same config share that instance, so only the first one sets it up: the same
+    # session as db.read (UTC, so now() compares with the UTC timestamps), then nothing can be changed.
+    with _setup_lock:
+        # fetchall, not fetchone: an unfinished result would block the caller's next con.sql() (STACK.md).
+        if not con.execute("select current_setting('lock_configuration')").fetchall()[0][0]:
+            con.execute("set global TimeZone = 'UTC'")
+            con.execute("set lock_configuration = true")
     return con
+
+
+def _open_fenced(p: Path) -> duckdb.DuckDBPyConnection:
+    # DuckDB keeps one instance per file and process and refuses a connection with other settings while
+    # one is open (a db.read elsewhere in the dashboard's process). Those are short-lived, so wait like for
+    # a writer's lock. A separate instance (ATTACH from :memory:) is no way out: closing it would drop this
+    # process's file lock for every connection (fcntl), letting a writer in under the other readers.
+    deadline = time.monotonic() + db.LOCK_WAIT_SECONDS
+    delay = 0.05
+    while True:
+        try:
+            return db._open(p, read_only=True, config=dict(SANDBOX_CONFIG))
+        except WarehouseError as exc:
+            raise SandboxError(_one_line(str(exc))) from exc
+        except duckdb.ConnectionException as exc:
+            if "different configuration" not in str(exc):
+                raise SandboxError(_one_line(str(exc))) from exc
+            if time.monotonic() > deadline:
+                raise SandboxError(
+                    f"{p} is held open in this process with other settings (db.read/db.write): "
+                    "close those connections before running sandboxed queries"
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 def check(con: duckdb.DuckDBPyConnection, sql: str) -> None:

@@ -51,7 +51,7 @@ def walk(con: duckdb.DuckDBPyConnection) -> int:
             reached[(service, environment)].add(sha)
         rows = _Rows(con)
         candidates = (
-            con.execute("select repo, sha, parents from _walk_candidates").to_arrow_table().to_batches()
+            con.sql("select repo, sha, parents from _walk_candidates").to_arrow_table().to_batches()
         )
         graphs = _graphs_by_repo(candidates)
         current = next(graphs, None)

@@ -1,0 +1,243 @@
+"""Writes collectors' batches: raw payloads, canonical rows and the cursor, in one transaction per batch.
+
+A collector killed at any point (kill -9 included) leaves the warehouse at the end of some batch, whose
+cursor says where to resume: the next run has no gap, and because every write replaces rows by key,
+no duplicate either.
+
+The write connection is held only while batches keep coming: it is closed after `idle_seconds` without a
+write, or after `hold_seconds` in a row, so that readers (the dashboard, `dora sql`) get their turn during
+a long sync (DuckDB lets no other process open the file while a writer holds it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import re
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from collectors.base import Batch, CommitInfo, Quarantined, Record
+from collectors.bundle import TABLES, Column
+from warehouse import db
+from warehouse.load import record_run, upsert
+
+ENTITY = re.compile(r"^[a-z][a-z0-9_]*$")
+ARROW = {"ts": pa.timestamp("us"), "int": pa.int64(), "shas": pa.list_(pa.string()), "labels": pa.list_(pa.string())}
+# The same normalisation as load.load_frames (BUNDLE.md: shas and environments lowercased on load).
+NORMALISE = {
+    "lower": "lower(trim({x}))",
+    "sha": "lower(trim({x}))",
+    "shas": "list_transform({x}, lambda s: lower(s))",
+    "status": "lower({x})",
+    "run_status": "lower({x})",
+}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _arrow(columns: tuple[Column, ...], rows: list[dict[str, Any]]) -> pa.Table:
+    arrays = {c.name: pa.array([r.get(c.name) for r in rows], ARROW.get(c.kind, pa.string())) for c in columns}
+    return pa.table(arrays)
+
+
+def _last_by_key(items: Iterable[Any], key) -> list[Any]:
+    return list({key(item): item for item in items}.values())
+
+
+class WarehouseSink:
+    """The `Sink` of collectors/base.py over a warehouse file; safe to call from several threads."""
+
+    def __init__(
+        self, path: str | Path | None, source: str, idle_seconds: float = 0.5, hold_seconds: float = 3.0
+    ) -> None:
+        self.path, self.source = path, source
+        self.idle_seconds, self.hold_seconds = idle_seconds, hold_seconds
+        self.rows_written = 0
+        self._lock = threading.RLock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._stack: contextlib.ExitStack | None = None
+        self._opened = self._used = 0.0
+        self._closed = threading.Event()
+        self._closer = threading.Thread(target=self._close_when_idle, name="sink-closer", daemon=True)
+        self._closer.start()
+
+    # --- connection lifecycle -------------------------------------------------------------------
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self._stack = contextlib.ExitStack()
+            self._con = self._stack.enter_context(db.write(self.path))
+            self._opened = time.monotonic()
+        self._used = time.monotonic()
+        return self._con
+
+    def _release(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self._con, self._stack = None, None
+
+    def _close_when_idle(self) -> None:
+        while not self._closed.wait(0.1):
+            with self._lock:
+                now = time.monotonic()
+                if self._con is not None and (
+                    now - self._used > self.idle_seconds or now - self._opened > self.hold_seconds
+                ):
+                    self._release()
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            self._release()
+
+    def __enter__(self) -> WarehouseSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reads collectors need ----------------------------------------------------------------
+
+    def cursor(self, scope: str, entity: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = (
+                self._connect()
+                .execute(
+                    "select cursor from raw.cursors where source = ? and scope = ? and entity = ?",
+                    [self.source, scope, entity],
+                )
+                .fetchone()
+            )
+        return json.loads(row[0]) if row and row[0] else None
+
+    def commits(self, repo: str, shas: Iterable[str]) -> dict[str, CommitInfo]:
+        wanted = [s.lower() for s in shas]
+        if not wanted:
+            return {}
+        with self._lock:
+            found = (
+                self._connect()
+                .execute(
+                    "select sha, parents, authored_at, message from core.commits"
+                    " where repo = ? and list_contains(?, sha)",
+                    [repo, wanted],
+                )
+                .fetchall()
+            )
+        return {sha: CommitInfo(sha, tuple(parents), authored, message or "") for sha, parents, authored, message in found}
+
+    # --- the write --------------------------------------------------------------------------
+
+    def write(self, batch: Batch) -> None:
+        with self._lock:
+            con = self._connect()
+            con.execute("begin")
+            try:
+                for entity, records in batch.raw.items():
+                    self._raw(con, entity, batch.scope, records)
+                for table in TABLES:
+                    rows = batch.rows.get(table.name)
+                    if rows:
+                        self._canonical(con, table, rows)
+                if batch.quarantined:
+                    self._quarantine(con, batch.scope, batch.quarantined)
+                if batch.cursor is not None:
+                    self._cursor(con, batch.scope, batch.entity, batch.cursor)
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
+            self.rows_written += batch.items
+            self._used = time.monotonic()
+
+    def _raw(self, con: duckdb.DuckDBPyConnection, entity: str, scope: str, records: list[Record]) -> None:
+        if not ENTITY.match(entity):
+            raise ValueError(f"bad raw entity name {entity!r}")
+        table = f"raw.{self.source}__{entity}"
+        con.execute(
+            f"create table if not exists {table} (key varchar not null, scope varchar not null,"
+            " payload json, _loaded_at timestamp not null)"
+        )
+        records = _last_by_key(records, lambda r: r.key)
+        staged = pa.table(
+            {
+                "key": pa.array([r.key for r in records], pa.string()),
+                "payload": pa.array([json.dumps(r.payload, sort_keys=True) for r in records], pa.string()),
+            }
+        )
+        con.register("_raw_batch", staged)
+        try:
+            con.execute(f"delete from {table} where key in (select key from _raw_batch)")
+            con.execute(
+                f"insert into {table} select key, ?, payload::json, ? from _raw_batch", [scope, _now()]
+            )
+        finally:
+            con.unregister("_raw_batch")
+
+    def _canonical(self, con: duckdb.DuckDBPyConnection, table, rows: list[dict[str, Any]]) -> None:
+        rows = _last_by_key(rows, lambda r: tuple(r.get(k) for k in table.key))
+        con.register("_rows_batch", _arrow(table.columns, rows))
+        try:
+            select = ", ".join(
+                NORMALISE.get(c.kind, "{x}").format(x=_q(c.name)) + f" as {_q(c.name)}" for c in table.columns
+            )
+            staged = f"_sync_{table.name}"
+            con.execute(f"create or replace temp table {staged} as select {select} from _rows_batch")
+        finally:
+            con.unregister("_rows_batch")
+        upsert(con, table.name, staged)
+
+    def _quarantine(self, con: duckdb.DuckDBPyConnection, scope: str, items: list[Quarantined]) -> None:
+        table = f"raw.{self.source}__quarantine"
+        con.execute(
+            f"create table if not exists {table} (entity varchar not null, key varchar not null,"
+            " scope varchar not null, problem varchar, payload json, _loaded_at timestamp not null)"
+        )
+        for item in items:
+            con.execute(f"delete from {table} where entity = ? and key = ?", [item.entity, item.key])
+            con.execute(
+                f"insert into {table} values (?, ?, ?, ?, ?::json, ?)",
+                [item.entity, item.key, scope, item.problem, json.dumps(item.payload), _now()],
+            )
+
+    def _cursor(self, con: duckdb.DuckDBPyConnection, scope: str, entity: str, value: dict[str, Any]) -> None:
+        con.execute(
+            "delete from raw.cursors where source = ? and scope = ? and entity = ?", [self.source, scope, entity]
+        )
+        con.execute(
+            "insert into raw.cursors values (?, ?, ?, ?, ?)",
+            [self.source, scope, entity, json.dumps(value, sort_keys=True, default=str), _now()],
+        )
+
+    def record_run(self, scope: str, rows: int | None = None) -> None:
+        """One raw.sync_runs row for the whole collect run."""
+        with self._lock:
+            con = self._connect()
+            record_run(con, self.source, scope, self.rows_written if rows is None else rows)
+
+
+def quarantined(con: duckdb.DuckDBPyConnection, source: str) -> list[tuple[str, str, str, str]]:
+    """(scope, entity, key, problem) of the quarantined objects of a source, for the run summary."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?",
+        [f"{source}__quarantine"],
+    ).fetchone()[0]
+    if not exists:
+        return []
+    return con.execute(
+        f"select scope, entity, key, problem from raw.{source}__quarantine order by 1, 2, 3"
+    ).fetchall()
