@@ -200,3 +200,13 @@ def load_bundle(bundle: Bundle, tmp_path: Path, **settings) -> Result:
         load.import_bundle(con, folder)
         transform.run(con, chosen)
     return Result(path, chosen)
+
+
+def linear_bundle_for_config() -> Bundle:
+    """Two deployments to production and one to `live`, for settings tests."""
+    b = Bundle()
+    b.chain("c0", "c1", "c2", when=at(1))
+    b.deploy("D1", "c0", at(2))
+    b.deploy("D2", "c1", at(3))
+    b.deploy("L1", "c2", at(4), env="live")
+    return b

@@ -44,8 +44,11 @@ def _open(path: Path, read_only: bool, config: dict | None = None) -> duckdb.Duc
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only, config=config or {})
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            # IOException: another process holds the file. ConnectionException: this process has it
+            # open with other settings (a sandbox query, say); both pass within moments.
+            transient = "lock" in str(exc).lower() or "different configuration" in str(exc).lower()
+            if not transient or time.monotonic() > deadline:
                 raise WarehouseError(f"cannot open {path}: {exc}") from exc
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
