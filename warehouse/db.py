@@ -47,28 +47,41 @@ def _open(path: Path, read_only: bool, config: dict | None = None) -> duckdb.Duc
         except (duckdb.IOException, duckdb.ConnectionException) as exc:
             # IOException: another process holds the file. ConnectionException: this process has it
             # open with other settings (a sandbox query, say); both pass within moments.
-            transient = "lock" in str(exc).lower() or "different configuration" in str(exc).lower()
-            if not transient or time.monotonic() > deadline:
+            other_settings = "different configuration" in str(exc).lower()
+            if not (other_settings or "lock" in str(exc).lower()) or time.monotonic() > deadline:
+                if other_settings:
+                    raise WarehouseError(
+                        f"cannot open {path}: it is held open in this process with other settings; "
+                        "close those connections first"
+                    ) from exc
                 raise WarehouseError(f"cannot open {path}: {exc}") from exc
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
 
 
+def one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
+    """The first row of a query, with the result consumed: DuckDB 2 refuses register() and sql() on a
+    connection whose last result was left unfinished by fetchone()."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    exists = con.execute(
+    exists = one(
+        con,
         "select count(*) from information_schema.tables"
-        " where table_schema = 'main' and table_name = '_doralytics'"
-    ).fetchone()[0]
+        " where table_schema = 'main' and table_name = '_doralytics'",
+    )[0]
     if not exists:
         return 0
-    row = con.execute("select value from main._doralytics where key = 'schema_version'").fetchone()
+    row = one(con, "select value from main._doralytics where key = 'schema_version'")
     return int(row[0]) if row else 0
 
 
 def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     if schema_version(con) == 0:
         return None
-    row = con.execute("select value from main._doralytics where key = ?", [key]).fetchone()
+    row = one(con, "select value from main._doralytics where key = ?", [key])
     return row[0] if row else None
 
 

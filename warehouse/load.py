@@ -25,7 +25,7 @@ from collectors.bundle import (
     present_files,
     read_header,
 )
-from warehouse.db import read_sql
+from warehouse.db import one, read_sql
 
 
 def _q(name: str) -> str:
@@ -143,7 +143,7 @@ def import_bundle(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[st
     staged: list[tuple[Table, str, list[str]]] = []
     for table, path in files:
         stage, header = _stage_csv(con, table, path)
-        bad = con.execute(_checks(table, header, stage)).fetchone()
+        bad = one(con, _checks(table, header, stage))
         if bad:
             row, _, column, message, earlier = bad
             if earlier is not None:
@@ -174,7 +174,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table_name: str, source: str) -> int:
     match = " and ".join(f"t.{_q(k)} = s.{_q(k)}" for k in table.key)
     con.execute(f"delete from core.{table.name} t using {source} s where {match}")
     con.execute(f"insert into core.{table.name} by name select * from {source}")
-    return con.execute(f"select count(*) from {source}").fetchone()[0]
+    return one(con, f"select count(*) from {source}")[0]
 
 
 _NORMALISE = {
@@ -209,9 +209,7 @@ def load_frames(
             con.execute(f"create or replace temp table _typed_{table.name} as select {select} from _frame")
             con.unregister("_frame")
             key = ", ".join(_q(k) for k in table.key)
-            dup = con.execute(
-                f"select {key} from _typed_{table.name} group by all having count(*) > 1 limit 1"
-            ).fetchone()
+            dup = one(con, f"select {key} from _typed_{table.name} group by all having count(*) > 1 limit 1")
             if dup:
                 raise ValueError(f"{source}: duplicate key {dup} in {table.name}")
             counts[table.name] = upsert(con, table.name, f"_typed_{table.name}")
@@ -252,7 +250,7 @@ def export_bundle(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[st
             f"copy (select {select} from core.{table.name} order by {order}) to '{_escape(target)}'"
             " (header, delimiter ',')"
         )
-        counts[table.name] = con.execute(f"select count(*) from core.{table.name}").fetchone()[0]
+        counts[table.name] = one(con, f"select count(*) from core.{table.name}")[0]
     return counts
 
 

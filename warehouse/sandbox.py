@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import duckdb
@@ -88,27 +87,14 @@ def connect(path: str | os.PathLike | None) -> duckdb.DuckDBPyConnection:
 
 
 def _open_fenced(p: Path) -> duckdb.DuckDBPyConnection:
-    # DuckDB keeps one instance per file and process and refuses a connection with other settings while
-    # one is open (a db.read elsewhere in the dashboard's process). Those are short-lived, so wait like for
-    # a writer's lock. A separate instance (ATTACH from :memory:) is no way out: closing it would drop this
-    # process's file lock for every connection (fcntl), letting a writer in under the other readers.
-    deadline = time.monotonic() + db.LOCK_WAIT_SECONDS
-    delay = 0.05
-    while True:
-        try:
-            return db._open(p, read_only=True, config=dict(SANDBOX_CONFIG))
-        except WarehouseError as exc:
-            raise SandboxError(_one_line(str(exc))) from exc
-        except duckdb.ConnectionException as exc:
-            if "different configuration" not in str(exc):
-                raise SandboxError(_one_line(str(exc))) from exc
-            if time.monotonic() > deadline:
-                raise SandboxError(
-                    f"{p} is held open in this process with other settings (db.read/db.write): "
-                    "close those connections before running sandboxed queries"
-                ) from exc
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+    # db._open waits out another process's write lock and this process's own connections with other
+    # settings (DuckDB keeps one instance per file and process). A separate instance (ATTACH from
+    # :memory:) is no way out: closing it would drop this process's file lock for every connection
+    # (fcntl), letting a writer in under the other readers.
+    try:
+        return db._open(p, read_only=True, config=dict(SANDBOX_CONFIG))
+    except WarehouseError as exc:
+        raise SandboxError(_one_line(str(exc))) from exc
 
 
 def check(con: duckdb.DuckDBPyConnection, sql: str) -> None:
