@@ -242,37 +242,59 @@ def metrics(
 
 def _metrics_table(groups: list[dict], scope) -> None:
     table = Table(
-        title=f"DORA metrics {scope.start} to {scope.end} ({scope.days} days), per {scope.group_by}"
+        title=f"DORA metrics {scope.start} to {scope.end} ({scope.days} days), per {scope.group_by}",
+        caption="tiers: DORA 2023 cut-offs; `dora explain METRIC --group G` lists the rows behind a number",
     )
     for name in (
-        "group",
-        "deploys/day",
-        "lead time (median h)",
+        "",
+        "deploy frequency",
+        "lead time (median)",
+        "changes",
         "change failure rate",
-        "recovery (median h)",
+        "recovery (median)",
         "rework rate",
         "data quality",
     ):
-        table.add_column(name, overflow="fold")
+        table.add_column(name, no_wrap=name != "data quality")
     for g in groups:
         t = g["tiers"]
+        quality = [
+            f"{g[key]} {label}"
+            for key, label in (
+                ("baseline_deployments", "baseline"),
+                ("unknown_sha_deployments", "unknown sha"),
+                ("lead_time_excluded", "excluded"),
+                ("unattributed_incidents", "unattributed"),
+                ("unrecovered_failures", "unrecovered"),
+            )
+            if g[key]
+        ]
         table.add_row(
             g["group"],
-            f"{g['deploys_per_day']:.2f} on {g['deployment_days']} days\n{_tier(t['deployment_frequency'])}",
-            f"{_human(g['lead_time_median_hours'])} of {g['changes']} changes\n{_tier(t['lead_time'])}",
-            f"{_pct(g['change_failure_rate'])} ({g['failed_deployments']}/{g['deployments']})\n"
+            f"{g['deploys_per_day']:.2f}/day {_tier(t['deployment_frequency'])}",
+            f"{_duration(g['lead_time_median_hours'])} {_tier(t['lead_time'])}",
+            str(g["changes"]),
+            f"{_pct(g['change_failure_rate'])} ({g['failed_deployments']}/{g['deployments']}) "
             f"{_tier(t['change_failure_rate'])}",
-            f"{_human(g['recovery_time_median_hours'])} ({g['unrecovered_failures']} open)\n"
-            f"{_tier(t['recovery_time'])}",
+            f"{_duration(g['recovery_time_median_hours'])} {_tier(t['recovery_time'])}",
             f"{_pct(g['rework_rate'])} ({g['unplanned_deployments']}/{g['deployments']})",
-            f"{g['baseline_deployments']} baseline, {g['unknown_sha_deployments']} unknown sha,\n"
-            f"{g['lead_time_excluded']} excluded, {g['unattributed_incidents']} unattributed",
+            ", ".join(quality) or "ok",
         )
-    Console(width=max(Console().width, 120)).print(table)
+    Console(width=max(Console().width, 150)).print(table)
+
+
+def _duration(hours: float | None) -> str:
+    if hours is None:
+        return "-"
+    if hours < 1:
+        return f"{hours * 60:.0f} min"
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} d"
 
 
 def _tier(name: str | None) -> str:
-    return f"tier: {name}" if name else "tier: -"
+    return f"· {name}" if name else ""
 
 
 def _pct(value: float | None) -> str:
@@ -407,8 +429,10 @@ def main() -> None:
 
 # Commands of other parts of the product live in their own modules (doralytics/cli_<part>.py), which
 # import `app`, `state`, `fail` and `emit` from here; one import line each below registers them.
-from doralytics import cli_dashboard  # noqa: E402,F401
-
+from doralytics import (
+    cli_collect,  # noqa: E402,F401
+    cli_dashboard,  # noqa: E402,F401
+)
 
 if __name__ == "__main__":
     main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import EXAMPLES, differences, dora, load_json
 
 
@@ -48,7 +49,7 @@ def test_counts_are_integers_and_formats_carry_the_same_fields(warehouse):
         row["group"] == "checkout" and row["deployments"] == "7" and row["tier_change_failure_rate"] == "low"
     )
     table = dora(*args).stdout
-    assert "checkout" in table and "57%" in table and "tier: elite" in table
+    assert "checkout" in table and "57% (4/7) · low" in table and "14.5 h · elite" in table
 
 
 def test_metrics_rejects_bad_dates_with_exit_code_2(warehouse):
