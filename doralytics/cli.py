@@ -429,10 +429,7 @@ def main() -> None:
 
 # Commands of other parts of the product live in their own modules (doralytics/cli_<part>.py), which
 # import `app`, `state`, `fail` and `emit` from here; one import line each below registers them.
-from doralytics import (
-    cli_collect,  # noqa: E402,F401
-    cli_dashboard,  # noqa: E402,F401
-)
+from doralytics import cli_collect, cli_dashboard  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()
