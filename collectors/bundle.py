@@ -95,13 +95,13 @@ TABLES: tuple[Table, ...] = (
         ("run_id",),
         (
             C("run_id"),
-            C("service", required=True),
+            C("service"),
             C("pipeline"),
             C("branch"),
             C("commit_sha", "sha"),
             C("started_at", "ts"),
             C("finished_at", "ts"),
-            C("status", "run_status", required=True),
+            C("status", "run_status"),
         ),
     ),
     Table(
@@ -135,7 +135,7 @@ class BundleError(Exception):
 
 def read_header(path: Path, table: Table) -> list[str]:
     """The header row, checked for every column the table requires."""
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         try:
             header = next(csv.reader(handle), None)
         except (csv.Error, UnicodeDecodeError) as exc:
@@ -158,7 +158,7 @@ def physical_line(path: Path, row_index: int) -> int:
     Only called when a row is bad, so reading the file with the csv module here costs nothing in
     the normal case.
     """
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         previous_end = 0
         seen = -1

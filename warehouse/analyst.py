@@ -111,13 +111,13 @@ core_deployments = _table(
 core_pipeline_runs = _table(
     "pipeline_runs",
     _key("run_id"),
-    _required("service"),
+    _optional("service"),
     _optional("pipeline"),
     _optional("branch"),
     _optional("commit_sha"),
     _optional("started_at", DateTime),
     _optional("finished_at", DateTime),
-    _required("status"),
+    _optional("status"),
 )
 
 core_incidents = _table(

@@ -48,8 +48,8 @@ create table if not exists core.deployments (
 
 -- grain: one row per run_id
 create table if not exists core.pipeline_runs (
-    run_id varchar not null, service varchar not null, pipeline varchar, branch varchar,
-    commit_sha varchar, started_at timestamp, finished_at timestamp, status varchar not null
+    run_id varchar not null, service varchar, pipeline varchar, branch varchar,
+    commit_sha varchar, started_at timestamp, finished_at timestamp, status varchar
 );
 
 -- grain: one row per incident_id
