@@ -48,7 +48,8 @@ Strings = sa.ARRAY(sa.String)  # varchar[]: duckdb-engine reads it back as a Pyt
 
 
 def _table(name: str, *columns: sa.Column) -> sa.Table:
-    return sa.Table(name, metadata, *columns, schema="core")
+    # _load_id: the load that wrote the row (every core table has it; dora transform reads it)
+    return sa.Table(name, metadata, *columns, _required("_load_id", BigInteger), schema="core")
 
 
 def _key(name: str, type_: Any = String) -> sa.Column:

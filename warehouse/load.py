@@ -25,7 +25,7 @@ from collectors.bundle import (
     present_files,
     read_header,
 )
-from warehouse.db import one, read_sql
+from warehouse.db import get_meta, one, read_sql, set_meta
 
 
 def _q(name: str) -> str:
@@ -172,9 +172,18 @@ def upsert(con: duckdb.DuckDBPyConnection, table_name: str, source: str) -> int:
     """Replace the rows of core.<table> whose key is in `source`, then insert `source`. Returns its rows."""
     table = TABLE_BY_NAME[table_name]
     match = " and ".join(f"t.{_q(k)} = s.{_q(k)}" for k in table.key)
+    load_id = next_load_id(con)
     con.execute(f"delete from core.{table.name} t using {source} s where {match}")
-    con.execute(f"insert into core.{table.name} by name select * from {source}")
+    con.execute(f"insert into core.{table.name} by name select *, {load_id} as _load_id from {source}")
     return one(con, f"select count(*) from {source}")[0]
+
+
+def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
+    """A new, increasing id for the rows a load writes: `dora transform` works on the rows written since
+    the last load id it saw (warehouse/transform.py)."""
+    load_id = int(get_meta(con, "last_load_id") or 0) + 1
+    set_meta(con, "last_load_id", str(load_id))
+    return load_id
 
 
 _NORMALISE = {

@@ -250,13 +250,18 @@ def catalog(con: duckdb.DuckDBPyConnection) -> dict:
     services = con.execute(
         "select service, coalesce(team, 'unassigned') as team, repo from core.services order by service"
     ).df()
-    environments = [
-        r[0] for r in con.execute("select distinct environment from marts.deployments order by 1").fetchall()
-    ]
-    first, last, deployments = con.execute(
-        "select cast(min(finished_at) as date), cast(max(finished_at) as date), count(*) "
-        "from marts.deployments"
-    ).fetchone()
+    transformed = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'deployments'"
+    ).fetchone()[0]
+    environments, first, last, deployments = [], None, None, 0
+    if transformed:  # a fresh warehouse has no marts until the first transform
+        environments = [
+            r[0] for r in con.execute("select distinct environment from marts.deployments order by 1").fetchall()
+        ]
+        first, last, deployments = con.execute(
+            "select cast(min(finished_at) as date), cast(max(finished_at) as date), count(*) "
+            "from marts.deployments"
+        ).fetchone()
     counts = {
         table: con.execute(f"select count(*) from core.{table}").fetchone()[0]
         for table in ("deployments", "commits", "pull_requests", "incidents", "pipeline_runs")

@@ -25,19 +25,31 @@ import duckdb
 import pyarrow as pa
 
 from collectors.base import Batch, CommitInfo, Quarantined, Record
-from collectors.bundle import TABLES, Column
+from collectors.bundle import TABLES, Column, Table
 from warehouse import db
 from warehouse.load import record_run, upsert
 
 ENTITY = re.compile(r"^[a-z][a-z0-9_]*$")
-ARROW = {"ts": pa.timestamp("us"), "int": pa.int64(), "shas": pa.list_(pa.string()), "labels": pa.list_(pa.string())}
-# The same normalisation as load.load_frames (BUNDLE.md: shas and environments lowercased on load).
+ARROW = {
+    "ts": pa.timestamp("us"),
+    "int": pa.int64(),
+    "shas": pa.list_(pa.string()),
+    "labels": pa.list_(pa.string()),
+}
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# The normalisation load.load_frames applies in SQL (BUNDLE.md: shas and environments lowercased on
+# load), done here in Python: a staged temp table per table and batch costs more than the rest of the write.
 NORMALISE = {
-    "lower": "lower(trim({x}))",
-    "sha": "lower(trim({x}))",
-    "shas": "list_transform({x}, lambda s: lower(s))",
-    "status": "lower({x})",
-    "run_status": "lower({x})",
+    "lower": _lower,
+    "sha": _lower,
+    "status": _lower,
+    "run_status": _lower,
+    "shas": lambda shas: [s.lower() for s in shas] if shas is not None else None,
 }
 
 
@@ -45,13 +57,21 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _arrow(columns: tuple[Column, ...], rows: list[dict[str, Any]]) -> pa.Table:
-    arrays = {c.name: pa.array([r.get(c.name) for r in rows], ARROW.get(c.kind, pa.string())) for c in columns}
+    arrays = {}
+    for c in columns:
+        normalise = NORMALISE.get(c.kind)
+        values = [r.get(c.name) for r in rows]
+        if normalise:
+            values = [normalise(v) for v in values]
+        arrays[c.name] = pa.array(values, ARROW.get(c.kind, pa.string()))
     return pa.table(arrays)
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> None:
+    # DuckDB 2.0 leaves a statement's result open until fetched, which blocks register() and the next
+    # statement on this connection (STACK.md): fetch it.
+    con.execute(sql, params or []).fetchall()
 
 
 def _last_by_key(items: Iterable[Any], key) -> list[Any]:
@@ -69,6 +89,7 @@ class WarehouseSink:
         self.rows_written = 0
         self._lock = threading.RLock()
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._created: set[str] = set()  # raw tables known to exist
         self._stack: contextlib.ExitStack | None = None
         self._opened = self._used = 0.0
         self._closed = threading.Event()
@@ -138,14 +159,17 @@ class WarehouseSink:
                 )
                 .fetchall()
             )
-        return {sha: CommitInfo(sha, tuple(parents), authored, message or "") for sha, parents, authored, message in found}
+        return {
+            sha: CommitInfo(sha, tuple(parents), authored, message or "")
+            for sha, parents, authored, message in found
+        }
 
     # --- the write --------------------------------------------------------------------------
 
     def write(self, batch: Batch) -> None:
         with self._lock:
             con = self._connect()
-            con.execute("begin")
+            _run(con, "begin")
             try:
                 for entity, records in batch.raw.items():
                     self._raw(con, entity, batch.scope, records)
@@ -157,7 +181,7 @@ class WarehouseSink:
                     self._quarantine(con, batch.scope, batch.quarantined)
                 if batch.cursor is not None:
                     self._cursor(con, batch.scope, batch.entity, batch.cursor)
-                con.execute("commit")
+                _run(con, "commit")
             except Exception:
                 con.execute("rollback")
                 raise
@@ -168,10 +192,13 @@ class WarehouseSink:
         if not ENTITY.match(entity):
             raise ValueError(f"bad raw entity name {entity!r}")
         table = f"raw.{self.source}__{entity}"
-        con.execute(
-            f"create table if not exists {table} (key varchar not null, scope varchar not null,"
-            " payload json, _loaded_at timestamp not null)"
-        )
+        if table not in self._created:
+            _run(
+                con,
+                f"create table if not exists {table} (key varchar not null, scope varchar not null,"
+                " payload json, _loaded_at timestamp not null)",
+            )
+            self._created.add(table)
         records = _last_by_key(records, lambda r: r.key)
         staged = pa.table(
             {
@@ -181,44 +208,45 @@ class WarehouseSink:
         )
         con.register("_raw_batch", staged)
         try:
-            con.execute(f"delete from {table} where key in (select key from _raw_batch)")
-            con.execute(
-                f"insert into {table} select key, ?, payload::json, ? from _raw_batch", [scope, _now()]
-            )
+            _run(con, f"delete from {table} where key in (select key from _raw_batch)")
+            _run(con, f"insert into {table} select key, ?, payload::json, ? from _raw_batch", [scope, _now()])
         finally:
             con.unregister("_raw_batch")
 
-    def _canonical(self, con: duckdb.DuckDBPyConnection, table, rows: list[dict[str, Any]]) -> None:
+    def _canonical(self, con: duckdb.DuckDBPyConnection, table: Table, rows: list[dict[str, Any]]) -> None:
         rows = _last_by_key(rows, lambda r: tuple(r.get(k) for k in table.key))
         con.register("_rows_batch", _arrow(table.columns, rows))
         try:
-            select = ", ".join(
-                NORMALISE.get(c.kind, "{x}").format(x=_q(c.name)) + f" as {_q(c.name)}" for c in table.columns
-            )
-            staged = f"_sync_{table.name}"
-            con.execute(f"create or replace temp table {staged} as select {select} from _rows_batch")
+            upsert(con, table.name, "_rows_batch")
+            # load.upsert ends with fetchone(), which leaves its result open in DuckDB 2.0: finish it, or
+            # the next register() on this connection fails
+            con.complete()
         finally:
             con.unregister("_rows_batch")
-        upsert(con, table.name, staged)
 
     def _quarantine(self, con: duckdb.DuckDBPyConnection, scope: str, items: list[Quarantined]) -> None:
         table = f"raw.{self.source}__quarantine"
-        con.execute(
+        _run(
+            con,
             f"create table if not exists {table} (entity varchar not null, key varchar not null,"
-            " scope varchar not null, problem varchar, payload json, _loaded_at timestamp not null)"
+            " scope varchar not null, problem varchar, payload json, _loaded_at timestamp not null)",
         )
         for item in items:
-            con.execute(f"delete from {table} where entity = ? and key = ?", [item.entity, item.key])
-            con.execute(
+            _run(con, f"delete from {table} where entity = ? and key = ?", [item.entity, item.key])
+            _run(
+                con,
                 f"insert into {table} values (?, ?, ?, ?, ?::json, ?)",
                 [item.entity, item.key, scope, item.problem, json.dumps(item.payload), _now()],
             )
 
     def _cursor(self, con: duckdb.DuckDBPyConnection, scope: str, entity: str, value: dict[str, Any]) -> None:
-        con.execute(
-            "delete from raw.cursors where source = ? and scope = ? and entity = ?", [self.source, scope, entity]
+        _run(
+            con,
+            "delete from raw.cursors where source = ? and scope = ? and entity = ?",
+            [self.source, scope, entity],
         )
-        con.execute(
+        _run(
+            con,
             "insert into raw.cursors values (?, ?, ?, ?, ?)",
             [self.source, scope, entity, json.dumps(value, sort_keys=True, default=str), _now()],
         )

@@ -1,24 +1,42 @@
-"""`dora transform`: rebuild the marts from the core tables (METRICS.md), in one transaction."""
+"""`dora transform`: bring the marts up to date with the core tables (METRICS.md), in one transaction.
+
+Incremental: every core row carries the id of the load that wrote it, and the transform remembers the
+last load id it saw. The commit-level marts (the walk, commit_changes, deployment_stats, changes: the
+ones that grow with history) are derived again only for what the rows written since then can affect;
+the deployment- and incident-level marts are small enough to rebuild whole. A change of settings or of
+the SQL itself (a new version) rebuilds everything.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 import time
+from importlib import resources
 
 import duckdb
 
 from doralytics.config import MetricsSettings
-from warehouse.db import read_sql, set_meta
-from warehouse.walk import walk
+from warehouse import walk
+from warehouse.db import get_meta, read_sql, set_meta
 
 log = logging.getLogger(__name__)
 
-# Built in this order; each reads the ones before it. deployment_reach comes from the walk.
-MARTS_BEFORE_WALK = ("prod_deployments",)
-MARTS_AFTER_WALK = ("commit_changes", "incident_attribution", "changes", "deployments")
-MARTS = (*MARTS_BEFORE_WALK, "deployment_reach", *MARTS_AFTER_WALK)
+# (mart, key columns, the temp table naming the keys to derive again). Built in this order.
+INCREMENTAL = (
+    ("commit_changes", ("repo", "sha"), "_affected_commits"),
+    ("deployment_stats", ("deployment_id",), "_affected_deployments"),
+    ("changes", ("change_id",), "_affected_changes"),
+)
+MARTS = (
+    "prod_deployments",
+    "deployment_reach",
+    *(m for m, _, _ in INCREMENTAL),
+    "incident_attribution",
+    "deployments",
+)
 
 
 def set_variables(con: duckdb.DuckDBPyConnection, settings: MetricsSettings) -> None:
@@ -41,26 +59,103 @@ def set_variables(con: duckdb.DuckDBPyConnection, settings: MetricsSettings) -> 
             con.execute(f"set variable {name} = ?", [value])
 
 
-def run(con: duckdb.DuckDBPyConnection, settings: MetricsSettings) -> dict[str, float]:
-    """Rebuild every mart. Returns seconds per step (logged with DORA_PROFILE=1) and, under
-    "walked_deployments", how many deployments the commit-graph walk visited."""
+def fingerprint(settings: MetricsSettings) -> str:
+    """What the marts were derived with: the settings and the text of every SQL file."""
+    digest = hashlib.sha256(repr(settings).encode())
+    sql = resources.files("warehouse") / "sql"
+    for folder in ("walk", "affected", "marts"):
+        for entry in sorted((sql / folder).iterdir(), key=lambda e: e.name):
+            digest.update(entry.name.encode() + entry.read_bytes())
+    return digest.hexdigest()
+
+
+def run(con: duckdb.DuckDBPyConnection, settings: MetricsSettings, full: bool = False) -> dict[str, float]:
+    """Bring every mart up to date. Returns seconds per step (logged with DORA_PROFILE=1), and how many
+    deployments the commit-graph walk visited under "walked_deployments"."""
     timings: dict[str, float] = {}
     set_variables(con, settings)
     con.execute("begin")
     try:
-        for name in MARTS:
+        stamp = fingerprint(settings)
+        last_load = int(get_meta(con, "last_load_id") or 0)
+        seen = get_meta(con, "transformed_load_id")
+        full = full or seen is None or get_meta(con, "transform_fingerprint") != stamp
+        con.execute("set variable since_load_id = ?", [-1 if full else int(seen)])
+        if full:
+            walk.clear(con)
+
+        started = time.perf_counter()
+        _build(con, "prod_deployments")
+        timings["prod_deployments"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        walked = walk.walk(con)
+        timings["deployment_reach"] = time.perf_counter() - started
+
+        for mart, key, affected in INCREMENTAL:
             started = time.perf_counter()
-            if name == "deployment_reach":
-                walked = walk(con)
+            if full:
+                _everything(con, affected)
             else:
-                con.execute(f"create or replace table marts.{name} as {read_sql(f'marts/{name}.sql')}")
-            timings[name] = time.perf_counter() - started
+                con.execute(f"create or replace temp table {affected} as {read_sql(f'affected/{mart}.sql')}")
+            if mart == "commit_changes" and not full:
+                # the changes these commits belonged to before: they may have lost them
+                con.execute(
+                    "create or replace temp table _changes_before as select change_id"
+                    " from marts.commit_changes semi join _affected_commits using (repo, sha)"
+                )
+            _derive(con, mart, key, affected, full)
+            timings[mart] = time.perf_counter() - started
+
+        for mart in ("incident_attribution", "deployments"):
+            started = time.perf_counter()
+            _build(con, mart)
+            timings[mart] = time.perf_counter() - started
+
+        set_meta(con, "transformed_load_id", str(last_load))
+        set_meta(con, "transform_fingerprint", stamp)
         set_meta(con, "last_transform_at", dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat())
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     if os.environ.get("DORA_PROFILE"):
-        for name, seconds in timings.items():
-            log.warning("transform %-22s %7.2f s", name, seconds)
-    return {**timings, "walked_deployments": walked}
+        log.warning(
+            "transform (%s): %s",
+            "full" if full else "incremental",
+            ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items()),
+        )
+    return {**timings, "walked_deployments": walked, "full": float(full)}
+
+
+def _build(con: duckdb.DuckDBPyConnection, mart: str) -> None:
+    con.execute(f"create or replace table marts.{mart} as {read_sql(f'marts/{mart}.sql')}")
+
+
+def _everything(con: duckdb.DuckDBPyConnection, affected: str) -> None:
+    """On a full rebuild every key is affected."""
+    source = {
+        "_affected_commits": "select repo, sha from core.commits",
+        "_affected_deployments": "select deployment_id from marts.prod_deployments",
+        "_affected_changes": "select distinct change_id from marts.commit_changes where change_id is not null",  # noqa: E501
+    }[affected]
+    con.execute(f"create or replace temp table {affected} as {source}")
+
+
+def _derive(
+    con: duckdb.DuckDBPyConnection, mart: str, key: tuple[str, ...], affected: str, full: bool
+) -> None:
+    """Replace the rows of an incremental mart whose keys are in `affected` (all of it when full)."""
+    sql = read_sql(f"marts/{mart}.sql")
+    if full:
+        con.execute(f"create or replace table marts.{mart} as {sql}")
+        return
+    match = " and ".join(f"m.{k} = a.{k}" for k in key)
+    con.execute(f"delete from marts.{mart} as m using {affected} as a where {match}")
+    if mart == "deployment_stats":
+        # deployments that are gone (their environment was walked again without them)
+        con.execute(
+            "delete from marts.deployment_stats where deployment_id not in "
+            "(select deployment_id from marts.prod_deployments)"
+        )
+    con.execute(f"insert into marts.{mart} by name {sql}")

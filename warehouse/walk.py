@@ -5,12 +5,13 @@ and environment reached. Reachability over `parents` is a graph walk: recursive 
 whole history for every deployment (quadratic), while one depth-first walk per (service, environment)
 that stops at commits already reached visits each commit once. The walk's state (what each pair has
 reached, which deployments were walked, the graph it was walked on) stays in marts/, so the next
-transform walks only new deployments, unless history changed under them (sql/walk/reset.sql).
+transform walks only the new deployments over the commits they can still reach, unless history changed
+under the walked ones (sql/walk/reset.sql).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterator
 from itertools import groupby
 
 import duckdb
@@ -19,6 +20,7 @@ import pyarrow as pa
 from warehouse.db import read_sql
 
 FLUSH_ROWS = 500_000
+STATE_TABLES = ("deployment_reach", "walk_done", "walk_graph", "walk_missing")
 REACH_SCHEMA = pa.schema(
     [
         ("deployment_id", pa.string()),
@@ -31,78 +33,73 @@ REACH_SCHEMA = pa.schema(
 )
 
 
+def clear(con: duckdb.DuckDBPyConnection) -> None:
+    """Forget the walk state: the next walk starts from scratch."""
+    for table in STATE_TABLES:
+        con.execute(f"delete from marts.{table}")
+
+
 def walk(con: duckdb.DuckDBPyConnection) -> int:
-    """Bring marts.deployment_reach up to date with marts.prod_deployments. Returns deployments walked."""
-    reset = con.execute(read_sql("walk/reset.sql")).fetchall()
-    if reset:
-        con.execute("create or replace temp table _walk_reset (service varchar, environment varchar)")
-        con.executemany("insert into _walk_reset values (?, ?)", reset)
+    """Bring marts.deployment_reach up to date with marts.prod_deployments and the commits written since
+    the load id in the variable since_load_id. Leaves the walked deployments in the temp table _walked.
+    Returns how many deployments were walked."""
+    con.execute(f"create or replace temp table _walk_changed as {read_sql('walk/changed_commits.sql')}")
+    con.execute(f"create or replace temp table _walk_reset as {read_sql('walk/reset.sql')}")
+    if con.execute("select count(*) from _walk_reset").fetchall()[0][0]:
         for table in ("deployment_reach", "walk_done"):
             con.execute(
                 f"delete from marts.{table} t using _walk_reset r "
                 "where t.service = r.service and t.environment = r.environment"
             )
 
-    pending = con.execute(read_sql("walk/pending.sql")).fetchall()
+    con.execute(f"create or replace temp table _walk_pending as {read_sql('walk/pending.sql')}")
+    pending = con.execute("select * from _walk_pending order by service, environment, env_seq").fetchall()
     if pending:
-        con.execute(f"create or replace temp table _walk_candidates as {read_sql('walk/candidates.sql')}")
-        reached: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for service, environment, sha in con.execute(read_sql("walk/already_reached.sql")).fetchall():
-            reached[(service, environment)].add(sha)
-        rows = _Rows(con)
-        candidates = (
-            con.sql("select repo, sha, parents from _walk_candidates").to_arrow_table().to_batches()
-        )
-        graphs = _graphs_by_repo(candidates)
+        candidates = con.sql(read_sql("walk/candidates.sql")).to_arrow_table()
+        graphs = _graphs_by_pair(candidates.to_batches())
         current = next(graphs, None)
-        for repo, deployments in groupby(pending, key=lambda d: d[3]):
-            # candidates and pending deployments are both ordered by repo: a merge of the two
-            while current is not None and repo is not None and current[0] < repo:
+        rows = _Rows(con)
+        for pair, deployments in groupby(pending, key=lambda d: (d[1], d[2])):
+            # both are ordered by (service, environment): a merge of the two streams
+            while current is not None and current[0] < pair:
                 current = next(graphs, None)
-            graph = current[1] if current is not None and current[0] == repo else {}
-            for (service, environment), pair in groupby(deployments, key=lambda d: (d[1], d[2])):
-                _walk_pair(list(pair), graph, reached.pop((service, environment), set()), rows)
+            graph = current[1] if current is not None and current[0] == pair else {}
+            _walk_pair(deployments, graph, rows)
         rows.flush()
-        con.execute(
-            "insert into marts.walk_done"
-            " select deployment_id, service, environment, env_seq, commit_sha, repo"
-            f" from ({read_sql('walk/pending.sql')})"
-        )
-    con.execute("create or replace table marts.walk_graph as select repo, sha, parents from core.commits")
+    con.execute("create or replace temp table _walked as select deployment_id from _walk_pending")
+    con.execute(read_sql("walk/update_state.sql"))
     return len(pending)
 
 
-def _graphs_by_repo(batches: list[pa.RecordBatch]):
-    """Yield (repo, {sha: parents}) for each repo of a reader ordered by repo."""
-    repo, graph = None, {}
+def _graphs_by_pair(batches: list[pa.RecordBatch]) -> Iterator[tuple[tuple[str, str], dict[str, list[str]]]]:
+    """Yield ((service, environment), {sha: parents}) from candidate rows ordered by the pair."""
+    pair, graph = None, {}
     for batch in batches:
-        repos, shas, parents = (batch.column(i).to_pylist() for i in range(3))
-        for r, sha, ps in zip(repos, shas, parents, strict=True):
-            if r != repo:
-                if repo is not None:
-                    yield repo, graph
-                repo, graph = r, {}
+        services, environments, shas, parents = (batch.column(i).to_pylist() for i in range(4))
+        for service, environment, sha, ps in zip(services, environments, shas, parents, strict=True):
+            if (service, environment) != pair:
+                if pair is not None:
+                    yield pair, graph
+                pair, graph = (service, environment), {}
             graph[sha] = ps
-    if repo is not None:
-        yield repo, graph
+    if pair is not None:
+        yield pair, graph
 
 
-def _walk_pair(deployments: list[tuple], graph: dict[str, list[str]], seen: set[str], rows: _Rows) -> None:
-    """Walk one (service, environment) in order. `graph` holds only commits some pair may still reach;
-    `seen` those of them this pair reached already. A commit outside `graph` is reached or unknown:
-    either way the walk stops there."""
-    for deployment_id, service, environment, repo, sha, _, is_baseline, is_unknown in deployments:
-        if is_unknown or sha in seen or sha not in graph:
+def _walk_pair(deployments, graph: dict[str, list[str]], rows: _Rows) -> None:
+    """Walk one (service, environment) in order. `graph` holds the commits this pair has not reached
+    yet; a commit outside it is reached already or unknown: either way the walk stops there."""
+    for deployment_id, service, environment, repo, sha, _, is_baseline, is_unknown, _ in deployments:
+        if is_unknown or sha not in graph:
             continue
-        seen.add(sha)
-        stack = [sha]
         found = [sha]
+        stack = [graph.pop(sha)]
         while stack:
-            for parent in graph[stack.pop()]:
-                if parent not in seen and parent in graph:
-                    seen.add(parent)
-                    stack.append(parent)
+            for parent in stack.pop():
+                parents = graph.pop(parent, None)
+                if parents is not None:
                     found.append(parent)
+                    stack.append(parents)
         rows.add(deployment_id, service, environment, repo, found, not is_baseline)
 
 

@@ -1,6 +1,7 @@
 -- Version 1: the layers of DESIGN.md and the canonical tables of spec/BUNDLE.md.
 -- Timestamps are TIMESTAMP holding UTC (converted on load); keys are enforced by the loaders and tested,
--- not by indexes, so that bulk upserts stay a hash join.
+-- not by indexes, so that bulk upserts stay a hash join. `_load_id` says which load wrote a core row:
+-- `dora transform` works on what changed since the load it last saw.
 create schema if not exists raw;
 create schema if not exists core;
 create schema if not exists marts;
@@ -21,41 +22,49 @@ create table if not exists raw.sync_runs (
 );
 
 -- grain: one row per service
-create table if not exists core.services (service varchar not null, repo varchar, team varchar);
+create table if not exists core.services (
+    service varchar not null, repo varchar, team varchar, _load_id bigint not null
+);
 
 -- grain: one row per (repo, sha)
 create table if not exists core.commits (
     repo varchar not null, sha varchar not null, parents varchar[] not null,
-    authored_at timestamp not null, committed_at timestamp, author varchar, message varchar
+    authored_at timestamp not null, committed_at timestamp, author varchar, message varchar,
+    _load_id bigint not null
 );
 
 -- grain: one row per (repo, number)
 create table if not exists core.pull_requests (
     repo varchar not null, number bigint not null, title varchar, author varchar,
     created_at timestamp, first_commit_at timestamp, first_review_at timestamp, merged_at timestamp,
-    merge_commit_sha varchar, head_branch varchar, base_branch varchar, labels varchar[] not null
+    merge_commit_sha varchar, head_branch varchar, base_branch varchar, labels varchar[] not null,
+    _load_id bigint not null
 );
 
 -- grain: one row per (repo, number, sha)
-create table if not exists core.pull_request_commits (repo varchar not null, number bigint not null, sha varchar not null);
+create table if not exists core.pull_request_commits (
+    repo varchar not null, number bigint not null, sha varchar not null, _load_id bigint not null
+);
 
 -- grain: one row per deployment_id
 create table if not exists core.deployments (
     deployment_id varchar not null, service varchar not null, environment varchar not null,
     environment_tier varchar, commit_sha varchar not null, started_at timestamp,
-    finished_at timestamp not null, status varchar not null
+    finished_at timestamp not null, status varchar not null, _load_id bigint not null
 );
 
 -- grain: one row per run_id
 create table if not exists core.pipeline_runs (
     run_id varchar not null, service varchar, pipeline varchar, branch varchar,
-    commit_sha varchar, started_at timestamp, finished_at timestamp, status varchar
+    commit_sha varchar, started_at timestamp, finished_at timestamp, status varchar,
+    _load_id bigint not null
 );
 
 -- grain: one row per incident_id
 create table if not exists core.incidents (
     incident_id varchar not null, service varchar not null, title varchar, severity varchar,
-    created_at timestamp not null, resolved_at timestamp, deployment_id varchar, commit_sha varchar
+    created_at timestamp not null, resolved_at timestamp, deployment_id varchar, commit_sha varchar,
+    _load_id bigint not null
 );
 
 -- The commit-graph walk's state (warehouse/walk.py), kept between transforms so that a day of new
@@ -66,10 +75,13 @@ create table if not exists marts.deployment_reach (
     deployment_id varchar not null, service varchar not null, environment varchar not null,
     repo varchar, sha varchar not null, is_shipped boolean not null
 );
--- grain: one row per production deployment already walked
+-- grain: one row per production deployment already walked (as it was then)
 create table if not exists marts.walk_done (
     deployment_id varchar not null, service varchar not null, environment varchar not null,
-    env_seq bigint not null, commit_sha varchar not null, repo varchar
+    env_seq bigint not null, commit_sha varchar not null, repo varchar, finished_at timestamp not null,
+    was_unknown boolean not null
 );
 -- grain: one row per (repo, sha): the commit graph the walk state was computed on
 create table if not exists marts.walk_graph (repo varchar not null, sha varchar not null, parents varchar[] not null);
+-- grain: one row per (repo, sha) named as a parent but absent when last walked: its arrival means a re-walk
+create table if not exists marts.walk_missing (repo varchar not null, sha varchar not null);

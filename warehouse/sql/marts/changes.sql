@@ -1,13 +1,18 @@
 -- grain: one row per (service, change): the change as counted at the first production deployment of
--- the service that shipped any of its commits, with its lead time and PR stages.
+-- the service that shipped any of its commits, with its lead time and PR stages. Derived for the
+-- changes in _affected_changes (all of them on a full rebuild).
 with deployments as (
     select * from marts.prod_deployments
+),
+
+affected as (
+    select * from marts.commit_changes where change_id in (select change_id from _affected_changes)
 ),
 
 shipped as (
     select d.service, cc.change_id, d.deployment_id, d.service_seq, d.finished_at
     from marts.deployment_reach as r
-    join marts.commit_changes as cc on cc.repo = r.repo and cc.sha = r.sha
+    join affected as cc on cc.repo = r.repo and cc.sha = r.sha
     join deployments as d on d.deployment_id = r.deployment_id
     where r.is_shipped and cc.change_id is not null
 ),
@@ -30,6 +35,7 @@ pr_commit_times as (
         select repo, number, merge_commit_sha from core.pull_requests
         where merged_at is not null and merge_commit_sha is not null
     ) as pc
+    semi join (select distinct repo, pr_number as number from affected) using (repo, number)
     join core.commits as c on c.repo = pc.repo and c.sha = pc.sha
     group by all
 ),
@@ -37,7 +43,7 @@ pr_commit_times as (
 change_facts as (
     select
         f.*,
-        d.environment, d.team, d.repo,
+        d.environment, d.repo,
         cc.pr_number, cc.sha as commit_sha,
         coalesce(p.title, cc.title) as title,
         coalesce(p.author, c.author) as author,
@@ -47,8 +53,8 @@ change_facts as (
     from first_shipped as f
     join deployments as d using (deployment_id)
     -- one representative commit per change: for a PR its number is enough; for a commit change the sha
-    join (select distinct on (change_id) change_id, repo, pr_number, sha, title from marts.commit_changes
-          where change_id is not null order by change_id, sha) as cc using (change_id)
+    join (select distinct on (change_id) change_id, repo, pr_number, sha, title from affected
+          order by change_id, sha) as cc using (change_id)
     left join core.pull_requests as p on p.repo = cc.repo and p.number = cc.pr_number
     left join core.commits as c on c.repo = cc.repo and c.sha = cc.sha
     left join pr_commit_times as t on t.repo = cc.repo and t.number = cc.pr_number
@@ -68,7 +74,7 @@ started as (
 
 final as (
     select
-        service, team, change_id, deployment_id, environment, finished_at, repo, pr_number,
+        service, change_id, deployment_id, environment, finished_at, repo, pr_number,
         case when pr_number is null then commit_sha end as commit_sha,
         title, author, head_branch, shipped_commits,
         started_at, created_at, first_commit_at, first_review_at, merged_at,

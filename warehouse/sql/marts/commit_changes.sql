@@ -1,5 +1,6 @@
 -- grain: one row per commit of core.commits, with the change it belongs to (null: a merge commit
--- of no merged PR) and what the failure rules need to know about it.
+-- of no merged PR) and what the failure rules need to know about it. Derived for the commits in
+-- _affected_commits (all of them on a full rebuild).
 with merged as (
     select * from core.pull_requests where merged_at is not null
 ),
@@ -14,6 +15,7 @@ by_listing as (
     select pc.repo, pc.sha, min(pc.number) as number
     from core.pull_request_commits as pc
     join merged as m using (repo, number)
+    semi join _affected_commits using (repo, sha)
     group by all
 ),
 
@@ -34,6 +36,7 @@ commits as (
         ) as reverted_prefixes,
         coalesce(bm.number, bl.number) as pr_number
     from core.commits as c
+    semi join _affected_commits using (repo, sha)
     left join by_merge_commit as bm using (repo, sha)
     left join by_listing as bl using (repo, sha)
 ),

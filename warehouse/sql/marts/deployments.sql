@@ -5,15 +5,7 @@ with deployments as (
 ),
 
 shipped as (
-    select
-        r.deployment_id,
-        count(*) as shipped_commits,
-        bool_or(cc.is_hotfix) as ships_hotfix,
-        bool_or(cc.is_revert) as ships_revert
-    from marts.deployment_reach as r
-    join marts.commit_changes as cc on cc.repo = r.repo and cc.sha = r.sha
-    where r.is_shipped
-    group by all
+    select * from marts.deployment_stats
 ),
 
 ordered as (

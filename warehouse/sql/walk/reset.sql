@@ -1,23 +1,15 @@
--- The (service, environment) pairs whose walked history no longer holds: a walked deployment changed
--- or vanished, or the repo's commit graph changed under it (a commit replaced with other parents,
--- a missing parent or an unknown deployed sha that has arrived). They are walked again from scratch.
-with graph_now as (
-    select repo, sha, parents from core.commits
-),
-
-changed_repos as (
-    select o.repo
-    from marts.walk_graph as o
-    left join graph_now as c using (repo, sha)
-    where c.sha is null or c.parents <> o.parents
+-- The (service, environment) pairs whose walked history no longer holds: a walked deployment changed or
+-- vanished, or the repo's graph changed under it (a commit came back with other parents, or a parent or
+-- deployed sha that was missing has arrived). They are walked again from scratch.
+with changed_repos as (
+    select c.repo from _walk_changed as c join marts.walk_graph as g using (repo, sha)
+    where c.parents <> g.parents
     union
-    select a.repo
-    from (select repo, sha from graph_now anti join marts.walk_graph using (repo, sha)) as a
-    join (
-        select repo, unnest(parents) as sha from marts.walk_graph
-        union all
-        select repo, commit_sha from marts.walk_done
-    ) as wanted using (repo, sha)
+    select c.repo from _walk_changed as c join marts.walk_missing as m using (repo, sha)
+    union
+    select c.repo from _walk_changed as c
+    join marts.walk_done as w on w.repo = c.repo and w.commit_sha = c.sha
+    where w.was_unknown
 )
 
 select distinct w.service, w.environment
@@ -27,4 +19,5 @@ left join marts.prod_deployments as d
 where d.deployment_id is distinct from w.deployment_id
    or d.commit_sha is distinct from w.commit_sha
    or d.repo is distinct from w.repo
+   or d.finished_at is distinct from w.finished_at
    or w.repo in (select repo from changed_repos)
