@@ -13,11 +13,11 @@ def warehouse(tmp_path: Path) -> Path:
     path = tmp_path / "w.duckdb"
     with db.write(path) as con:
         con.execute(
-            "insert into core.services values ('checkout', 'acme/shop', 'payments'), ('search', null, null)"
+            "insert into core.services values ('checkout', 'acme/shop', 'payments', 1), ('search', null, null, 1)"
         )
         con.execute(
             "insert into core.commits values ('acme/shop', 'abc123', ['p1', 'p2'], '2026-01-02 03:04:05',"
-            " null, 'ana', 'msg')"
+            " null, 'ana', 'msg', 1)"
         )
     return path
 
@@ -90,7 +90,7 @@ def test_engine_holds_no_connection_between_uses(warehouse: Path) -> None:
     engine = analyst.engine(warehouse)
     pd.read_sql(sa.select(analyst.core_services), engine)
     with db.write(warehouse) as con:
-        con.execute("insert into core.services values ('billing', null, null)")
+        con.execute("insert into core.services values ('billing', null, null, 1)")
     assert len(pd.read_sql(sa.select(analyst.core_services), engine)) == 3
 
 

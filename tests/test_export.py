@@ -13,11 +13,11 @@ def warehouse(tmp_path: Path) -> Path:
     path = tmp_path / "w.duckdb"
     with db.write(path) as con:
         con.execute(
-            "insert into core.services values ('checkout', 'acme/shop', 'payments'), ('search', null, null)"
+            "insert into core.services values ('checkout', 'acme/shop', 'payments', 1), ('search', null, null, 1)"
         )
         con.execute(
             "insert into core.commits values ('acme/shop', 'abc123', ['p1', 'p2'], '2026-01-02 03:04:05',"
-            " null, 'ana', 'fix: a, \"quoted\"\nsecond line')"
+            " null, 'ana', 'fix: a, \"quoted\"\nsecond line', 1)"
         )
         # A mart with the same bare name as a core table shows which schema a bare name picks.
         con.execute(
@@ -35,9 +35,9 @@ def test_exports_a_qualified_table_with_header(warehouse: Path, tmp_path: Path) 
     out = tmp_path / "out" / "services.csv"
     assert export.export_csv(warehouse, "core.services", out) == 2
     assert _read(out) == [
-        ["service", "repo", "team"],
-        ["checkout", "acme/shop", "payments"],
-        ["search", "", ""],
+        ["service", "repo", "team", "_load_id"],
+        ["checkout", "acme/shop", "payments", "1"],
+        ["search", "", "", "1"],
     ]
 
 

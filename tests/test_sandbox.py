@@ -20,7 +20,7 @@ def warehouse(tmp_path: Path) -> Path:
     path = tmp_path / "w.duckdb"
     with db.write(path) as con:
         con.execute(
-            "insert into core.services values ('checkout', 'acme/shop', 'payments'), ('search', null, null)"
+            "insert into core.services values ('checkout', 'acme/shop', 'payments', 1), ('search', null, null, 1)"
         )
     return path
 
@@ -67,7 +67,7 @@ def test_max_rows_stops_early_and_says_so(warehouse: Path) -> None:
     df = sandbox.run_query(warehouse, "select * from core.services", max_rows=2)
     assert len(df) == 2 and df.attrs["truncated"] is False
     df = sandbox.run_query(warehouse, "select * from core.services where false", max_rows=10)
-    assert list(df.columns) == ["service", "repo", "team"] and df.empty
+    assert list(df.columns) == ["service", "repo", "team", "_load_id"] and df.empty
 
 
 @pytest.mark.parametrize(
@@ -193,6 +193,7 @@ def test_schema_listing(warehouse: Path) -> None:
         ["service", "VARCHAR"],
         ["repo", "VARCHAR"],
         ["team", "VARCHAR"],
+        ["_load_id", "BIGINT"],
     ]
     commits = listing[(listing["schema"] == "core") & (listing["table"] == "commits")]
     assert dict(zip(commits["column"], commits["type"], strict=True))["parents"] == "VARCHAR[]"
