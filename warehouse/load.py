@@ -25,7 +25,7 @@ from collectors.bundle import (
     present_files,
     read_header,
 )
-from warehouse.db import get_meta, one, read_sql, set_meta
+from warehouse.db import one, read_sql
 
 
 def _q(name: str) -> str:
@@ -181,9 +181,13 @@ def upsert(con: duckdb.DuckDBPyConnection, table_name: str, source: str) -> int:
 def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
     """A new, increasing id for the rows a load writes: `dora transform` works on the rows written since
     the last load id it saw (warehouse/transform.py)."""
-    load_id = int(get_meta(con, "last_load_id") or 0) + 1
-    set_meta(con, "last_load_id", str(load_id))
-    return load_id
+    return one(con, "select nextval('core.load_seq')")[0]
+
+
+def last_load_id(con: duckdb.DuckDBPyConnection) -> int:
+    """The newest load id handed out so far (0 before any load)."""
+    sql = "select last_value from duckdb_sequences() where schema_name = 'core' and sequence_name = 'load_seq'"  # noqa: E501
+    return one(con, sql)[0] or 0
 
 
 _NORMALISE = {

@@ -258,8 +258,10 @@ class WarehouseSink:
             record_run(con, self.source, scope, self.rows_written if rows is None else rows)
 
 
-def quarantined(con: duckdb.DuckDBPyConnection, source: str) -> list[tuple[str, str, str, str]]:
-    """(scope, entity, key, problem) of the quarantined objects of a source, for the run summary."""
+def quarantined(
+    con: duckdb.DuckDBPyConnection, source: str, since: dt.datetime | None = None
+) -> list[tuple[str, str, str, str]]:
+    """(scope, entity, key, problem) of the objects of a source quarantined (since a time), for a summary."""
     exists = con.execute(
         "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?",
         [f"{source}__quarantine"],
@@ -267,5 +269,7 @@ def quarantined(con: duckdb.DuckDBPyConnection, source: str) -> list[tuple[str, 
     if not exists:
         return []
     return con.execute(
-        f"select scope, entity, key, problem from raw.{source}__quarantine order by 1, 2, 3"
+        f"select scope, entity, key, problem from raw.{source}__quarantine where _loaded_at >= ?"
+        " order by 1, 2, 3",
+        [since or dt.datetime.min],
     ).fetchall()

@@ -21,6 +21,7 @@ import duckdb
 from doralytics.config import MetricsSettings
 from warehouse import walk
 from warehouse.db import get_meta, read_sql, set_meta
+from warehouse.load import last_load_id
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def run(con: duckdb.DuckDBPyConnection, settings: MetricsSettings, full: bool = 
     con.execute("begin")
     try:
         stamp = fingerprint(settings)
-        last_load = int(get_meta(con, "last_load_id") or 0)
+        last_load = last_load_id(con)
         seen = get_meta(con, "transformed_load_id")
         full = full or seen is None or get_meta(con, "transform_fingerprint") != stamp
         con.execute("set variable since_load_id = ?", [-1 if full else int(seen)])
