@@ -13,6 +13,9 @@ import duckdb
 
 DEFAULT_PATH = "dora.duckdb"
 LOCK_WAIT_SECONDS = 30.0
+# DuckDB's default is 80% of the machine's memory; a bounded buffer pool (spilling to disk beyond it)
+# keeps a transform of millions of commits within a few GB beside the Python process.
+MEMORY_LIMIT = os.environ.get("DORA_MEMORY_LIMIT", "2500MB")
 
 
 class WarehouseError(Exception):
@@ -122,7 +125,7 @@ def write(path: str | os.PathLike | None = None) -> Iterator[duckdb.DuckDBPyConn
     """A read-write connection held only for the duration of the block."""
     p = resolve_path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    con = _session(_open(p, read_only=False))
+    con = _session(_open(p, read_only=False, config={"memory_limit": MEMORY_LIMIT}))
     try:
         upgrade(con, p)
         yield con
@@ -137,7 +140,7 @@ def read(path: str | os.PathLike | None = None) -> Iterator[duckdb.DuckDBPyConne
     if not p.exists():
         with write(p):
             pass
-    con = _session(_open(p, read_only=True))
+    con = _session(_open(p, read_only=True, config={"memory_limit": MEMORY_LIMIT}))
     try:
         version = schema_version(con)
         if version > SCHEMA_VERSION:
@@ -146,7 +149,7 @@ def read(path: str | os.PathLike | None = None) -> Iterator[duckdb.DuckDBPyConne
             con.close()
             with write(p):
                 pass
-            con = _session(_open(p, read_only=True))
+            con = _session(_open(p, read_only=True, config={"memory_limit": MEMORY_LIMIT}))
         yield con
     finally:
         con.close()

@@ -67,45 +67,71 @@ def _cell_problem(column: Column) -> str | None:
     }.get(column.kind)
 
 
-def _checks(table: Table, header: list[str], stage: str) -> str:
-    """The first bad cell of a staged file as (row, column position, column, message, earlier row)."""
-    parts = []
+SEP = "\x1f"  # between the parts of a tagged problem: no cell text is split by it
+
+
+def _row_problems(table: Table, header: list[str]) -> list[tuple[int, str, str]]:
+    """(column position, column, message expression: null when the cell is fine) for each row check."""
     present = [c for c in table.columns if c.name in header]
+    position = {c.name: pos for pos, c in enumerate(present)}
+    checks = []
     for pos, column in enumerate(present):
         x = _q(column.name)
         if table.is_required(column):
-            parts.append(
-                f"select rowid, {pos}, '{column.name}', 'empty required cell', null from {stage}"
-                f" where cell({x}) is null"
-            )
+            checks.append((pos, column.name, f"case when cell({x}) is null then 'empty required cell' end"))
         problem = _cell_problem(column)
         if problem:
-            parts.append(
-                f"select rowid, {pos}, '{column.name}', {problem}, null from {stage}"
-                f" where {problem} is not null"
+            checks.append((pos, column.name, problem))
+    if "service" in position and table.name != "services":
+        checks.append(
+            (
+                position["service"],
+                "service",
+                "case when cell(service) not in (select service from _known_services) then 'unknown service '"
+                " || cell(service) || ' (not in services.csv nor in the warehouse)' end",
             )
-    key = ", ".join(_expr(table.column(k)) for k in table.key)
-    parts.append(
-        f"select rowid, 0, '{table.key[0]}', 'duplicate key (' || _key || ')', first_row"
-        f" from (select rowid, concat_ws(', ', {key}) as _key,"
-        f" first_value(rowid) over (partition by {key} order by rowid) as first_row"
-        f" from {stage}) where rowid <> first_row"
+        )
+    if table.name == "incidents" and "resolved_at" in position:
+        checks.append(
+            (
+                position["resolved_at"],
+                "resolved_at",
+                "case when try_cast(cell(resolved_at) as timestamptz)"
+                " < try_cast(cell(created_at) as timestamptz) then 'resolved before it was created' end",
+            )
+        )
+    return sorted(checks)
+
+
+def _first_problem(con: duckdb.DuckDBPyConnection, table: Table, header: list[str], stage: str):
+    """The first bad cell of a staged file as (row, column, message, earlier row or None).
+
+    One pass over the rows: each row's problems are tagged and coalesced in column order, so a file of
+    millions of rows is read once, not once per check. Duplicate keys take a hash aggregate.
+    """
+    tagged = ", ".join(
+        f"'{pos}{SEP}{name}{SEP}' || ({expr})" for pos, name, expr in _row_problems(table, header)
     )
-    if "service" in header and table.name != "services":
-        pos = [c.name for c in present].index("service")
-        parts.append(
-            f"select rowid, {pos}, 'service', 'unknown service ' || cell(service)"
-            " || ' (not in services.csv nor in the warehouse)', null"
-            f" from {stage} where cell(service) is not null and cell(service) not in"
-            " (select service from core.services union all select service from _known_services)"
+    found = []
+    row = one(
+        con, f"select rowid, coalesce({tagged}) as p from {stage} where p is not null order by rowid limit 1"
+    )
+    if row:
+        _, column, message = row[1].split(SEP, 2)
+        found.append((row[0], column, message, None))
+    key = ", ".join(_expr(table.column(k)) for k in table.key)
+    duplicate = one(con, f"select {key} from {stage} group by all having count(*) > 1 limit 1")
+    if duplicate:
+        match = " and ".join(f"{_expr(table.column(k))} is not distinct from ?" for k in table.key)
+        first, second = (
+            r[0]
+            for r in con.execute(
+                f"select rowid from {stage} where {match} order by rowid limit 2", list(duplicate)
+            ).fetchall()
         )
-    if table.name == "incidents" and "resolved_at" in header:
-        pos = [c.name for c in present].index("resolved_at")
-        parts.append(
-            f"select rowid, {pos}, 'resolved_at', 'resolved before it was created', null from {stage}"
-            " where try_cast(cell(resolved_at) as timestamptz) < try_cast(cell(created_at) as timestamptz)"
-        )
-    return " union all ".join(parts) + " order by 1, 2 limit 1"
+        label = ", ".join("" if v is None else str(v) for v in duplicate)
+        found.append((second, table.key[0], f"duplicate key ({label})", first))
+    return min(found, key=lambda f: f[0]) if found else None
 
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> tuple[str, list[str]]:
@@ -139,13 +165,13 @@ def import_bundle(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[st
         names = ", ".join(t.file for t in TABLES)
         raise BundleError(str(folder), 0, None, f"no bundle files here (expected any of {names})")
     con.execute(read_sql("load/macros.sql"))
-    con.execute("create or replace temp table _known_services (service varchar)")
+    con.execute("create or replace temp table _known_services as select service from core.services")
     staged: list[tuple[Table, str, list[str]]] = []
     for table, path in files:
         stage, header = _stage_csv(con, table, path)
-        bad = one(con, _checks(table, header, stage))
+        bad = _first_problem(con, table, header, stage)
         if bad:
-            row, _, column, message, earlier = bad
+            row, column, message, earlier = bad
             if earlier is not None:
                 message += f" already on line {physical_line(path, earlier)}"
             raise BundleError(path.name, physical_line(path, row), column, message)
@@ -158,8 +184,7 @@ def import_bundle(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[st
     try:
         for table, stage, header in staged:
             select = ", ".join(_typed(c, header) for c in table.columns)
-            con.execute(f"create or replace temp table _typed_{table.name} as select {select} from {stage}")
-            counts[table.name] = upsert(con, table.name, f"_typed_{table.name}")
+            counts[table.name] = upsert(con, table.name, f"(select {select} from {stage})")
         record_run(con, "bundle", str(folder.resolve()), sum(counts.values()))
         con.execute("commit")
     except Exception:
@@ -169,13 +194,13 @@ def import_bundle(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[st
 
 
 def upsert(con: duckdb.DuckDBPyConnection, table_name: str, source: str) -> int:
-    """Replace the rows of core.<table> whose key is in `source`, then insert `source`. Returns its rows."""
+    """Replace the rows of core.<table> whose key is in `source` (a table, or a query in parentheses),
+    then insert `source` under a new load id. Returns the rows inserted."""
     table = TABLE_BY_NAME[table_name]
     match = " and ".join(f"t.{_q(k)} = s.{_q(k)}" for k in table.key)
     load_id = next_load_id(con)
-    con.execute(f"delete from core.{table.name} t using {source} s where {match}")
-    con.execute(f"insert into core.{table.name} by name select *, {load_id} as _load_id from {source}")
-    return one(con, f"select count(*) from {source}")[0]
+    con.execute(f"delete from core.{table.name} as t using {source} as s where {match}")
+    return one(con, f"insert into core.{table.name} by name select *, {load_id} as _load_id from {source}")[0]
 
 
 def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -186,7 +211,9 @@ def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
 
 def last_load_id(con: duckdb.DuckDBPyConnection) -> int:
     """The newest load id handed out so far (0 before any load)."""
-    sql = "select last_value from duckdb_sequences() where schema_name = 'core' and sequence_name = 'load_seq'"  # noqa: E501
+    sql = (
+        "select last_value from duckdb_sequences() where schema_name = 'core' and sequence_name = 'load_seq'"  # noqa: E501
+    )
     return one(con, sql)[0] or 0
 
 

@@ -184,6 +184,7 @@ class WarehouseSink:
                 _run(con, "commit")
             except Exception:
                 con.execute("rollback")
+                self._created.clear()  # tables created in the rolled-back transaction are gone too
                 raise
             self.rows_written += batch.items
             self._used = time.monotonic()
