@@ -116,3 +116,11 @@ def test_explain_lists_the_rows_behind_a_number(warehouse):
         ).stdout
     )
     assert [r["incident_id"] for r in unattributed] == ["INC-4"]
+
+
+def test_reading_a_warehouse_that_does_not_exist_is_an_error(tmp_path):
+    missing = tmp_path / "typo.duckdb"
+    result = dora(
+        "--warehouse", str(missing), "metrics", "--from", "2026-01-01", "--to", "2026-01-31", check=False
+    )
+    assert result.returncode == 2 and "no warehouse at" in result.stderr and not missing.exists()
