@@ -8,12 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from doralytics.config import Tiers
 from warehouse.db import read_sql
+
+if TYPE_CHECKING:  # pandas costs half a second to import: `dora metrics` does without it
+    import pandas as pd
 
 GROUP_BYS = ("service", "team", "org")
 COUNT_FIELDS = (
@@ -75,17 +78,18 @@ def _bind(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
 def compute(con: duckdb.DuckDBPyConnection, scope: Scope, tiers: Tiers | None = None) -> list[dict]:
     """One dict per group, in BUNDLE.md's JSON shape (counts as int, null as None, tiers nested)."""
     _bind(con, scope)
-    frame = con.execute(read_sql("metrics/metrics.sql")).df()
+    result = con.execute(read_sql("metrics/metrics.sql"))
+    columns = [d[0] for d in result.description]
     groups = []
-    for record in frame.to_dict("records"):
-        row = {k: _clean(k, v) for k, v in record.items()}
+    for values in result.fetchall():
+        row = {k: _clean(k, v) for k, v in zip(columns, values, strict=True)}
         row["tiers"] = tier_all(row, scope.days, tiers or Tiers())
         groups.append(row)
     return groups
 
 
 def _clean(key: str, value: object) -> object:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if key in COUNT_FIELDS:
         return int(value)
@@ -223,7 +227,7 @@ def trend(con: duckdb.DuckDBPyConnection, scope: Scope, grain: str = "week") -> 
     _bind(con, scope)
     con.execute("set variable trend_grain = ?", [grain])
     frame = con.execute(read_sql("metrics/trend.sql")).df()
-    frame["bucket_start"] = pd.to_datetime(frame["bucket_start"]).dt.date
+    frame["bucket_start"] = _dates(frame["bucket_start"])
     return frame
 
 
@@ -240,7 +244,7 @@ def ci_trend(con: duckdb.DuckDBPyConnection, scope: Scope, grain: str = "week") 
     _bind(con, scope)
     con.execute("set variable trend_grain = ?", [grain])
     frame = con.execute(read_sql("metrics/ci_trend.sql")).df()
-    frame["bucket_start"] = pd.to_datetime(frame["bucket_start"]).dt.date
+    frame["bucket_start"] = _dates(frame["bucket_start"])
     return frame
 
 
@@ -251,13 +255,13 @@ def catalog(con: duckdb.DuckDBPyConnection) -> dict:
         "select service, coalesce(team, 'unassigned') as team, repo from core.services order by service"
     ).df()
     transformed = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'deployments'"
+        "select count(*) from information_schema.tables"
+        " where table_schema = 'marts' and table_name = 'deployments'"
     ).fetchone()[0]
     environments, first, last, deployments = [], None, None, 0
     if transformed:  # a fresh warehouse has no marts until the first transform
-        environments = [
-            r[0] for r in con.execute("select distinct environment from marts.deployments order by 1").fetchall()
-        ]
+        rows = con.execute("select distinct environment from marts.deployments order by 1").fetchall()
+        environments = [r[0] for r in rows]
         first, last, deployments = con.execute(
             "select cast(min(finished_at) as date), cast(max(finished_at) as date), count(*) "
             "from marts.deployments"
@@ -287,3 +291,9 @@ def sync_status(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         order by source, scope
         """
     ).df()
+
+
+def _dates(column: pd.Series) -> pd.Series:
+    import pandas as pd
+
+    return pd.to_datetime(column).dt.date

@@ -52,9 +52,12 @@ change_facts as (
         c.authored_at
     from first_shipped as f
     join deployments as d using (deployment_id)
-    -- one representative commit per change: for a PR its number is enough; for a commit change the sha
-    join (select distinct on (change_id) change_id, repo, pr_number, sha, title from affected
-          order by change_id, sha) as cc using (change_id)
+    -- one row per change: for a PR its number is enough; a commit change has one commit
+    join (
+        select change_id, any_value(repo) as repo, any_value(pr_number) as pr_number, min(sha) as sha,
+            arg_min(title, sha) as title
+        from affected group by change_id
+    ) as cc using (change_id)
     left join core.pull_requests as p on p.repo = cc.repo and p.number = cc.pr_number
     left join core.commits as c on c.repo = cc.repo and c.sha = cc.sha
     left join pr_commit_times as t on t.repo = cc.repo and t.number = cc.pr_number
