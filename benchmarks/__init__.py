@@ -1,0 +1,1 @@
+"""Scale benchmark: a generated organisation of realistic size, and the `dora` commands timed on it."""
