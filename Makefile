@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WAREHOUSE ?= dora.duckdb
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/dora --warehouse $(WAREHOUSE) demo
 	$(BIN)/dora --warehouse $(WAREHOUSE) metrics --from $$($(BIN)/python -c "import datetime as d; print(d.date.today() - d.timedelta(days=89))") --to $$(date -u +%F)
+	$(BIN)/dora --warehouse $(WAREHOUSE) dashboard
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The dashboard's end-to-end test drives Debian's chromium (never `playwright install`: see STACK.md).
+browser:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium fonts-liberation)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

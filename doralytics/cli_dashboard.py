@@ -17,14 +17,25 @@ APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
 def streamlit_command(port: int, host: str) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.port", str(port),
-        "--server.address", host,
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-        "--server.runOnSave", "false",
-        "--client.toolbarMode", "viewer",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--server.runOnSave",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
     ]
 
 
@@ -49,7 +60,9 @@ def dashboard(
     env = dict(os.environ, DORA_WAREHOUSE=str(path))
     if state.config.path is not None:
         env["DORA_CONFIG"] = str(Path(state.config.path).resolve())
-    err.print(f"Doralytics dashboard on http://{host}:{port} (warehouse {path}); Ctrl-C to stop", highlight=False)
+    err.print(
+        f"Doralytics dashboard on http://{host}:{port} (warehouse {path}); Ctrl-C to stop", highlight=False
+    )
     try:
         code = subprocess.call(streamlit_command(port, host), env=env)
     except KeyboardInterrupt:

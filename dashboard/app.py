@@ -1,0 +1,86 @@
+"""The Doralytics dashboard: `dora dashboard` runs this with Streamlit.
+
+It resolves the warehouse and its version, draws the shared filters, then runs the page chosen in the
+navigation. Pages live in dashboard/views/ and read everything through dashboard/queries.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import filters, queries, ui
+from dashboard import format as fmt
+from warehouse.db import WarehouseError
+
+VIEWS = Path(__file__).parent / "views"
+
+st.set_page_config(page_title="Doralytics", page_icon=":material/speed:", layout="wide")
+# Streamlit's default top padding leaves a third of a laptop screen empty above the title.
+st.html("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>")
+
+
+def page(name: str, title: str, icon: str, default: bool = False) -> st.Page:
+    return st.Page(str(VIEWS / f"{name}.py"), title=title, icon=icon, url_path=name, default=default)
+
+
+def main() -> None:
+    path = queries.warehouse_path()
+    try:
+        version = queries.version(path)
+        catalog = queries.catalog(path, version)
+    except WarehouseError as exc:
+        st.title("Doralytics")
+        st.error(f"The warehouse cannot be read: {exc}", icon=":material/error:")
+        st.stop()
+
+    if not catalog["production_deployments"]:
+        st.session_state[ui.CONTEXT_KEY] = ui.Context(path, version, catalog, None, None)
+        st.navigation([page("welcome", "Get started", ":material/rocket_launch:", default=True)]).run()
+        return
+
+    pages = {
+        "overview": page("overview", "Overview", ":material/dashboard:", default=True),
+        "comparison": page("comparison", "Comparison", ":material/compare_arrows:"),
+        "deployment_frequency": page("deployment_frequency", "Deployment frequency", ":material/rocket:"),
+        "lead_time": page("lead_time", "Lead time", ":material/timer:"),
+        "change_failure_rate": page("change_failure_rate", "Change failure rate", ":material/error:"),
+        "recovery_time": page("recovery_time", "Recovery time", ":material/healing:"),
+        "rework_rate": page("rework_rate", "Rework rate", ":material/replay:"),
+        "ci_health": page("ci_health", "CI health", ":material/build:"),
+        "data_quality": page("data_quality", "Data quality", ":material/fact_check:"),
+        "sql": page("sql", "SQL", ":material/terminal:"),
+    }
+    navigation = st.navigation(
+        {
+            "Summary": [pages["overview"], pages["comparison"]],
+            "The five metrics": [pages[k] for k in fmt.METRIC_TITLES],
+            "Data": [pages["ci_health"], pages["data_quality"], pages["sql"]],
+        }
+    )
+    chosen = filters.sidebar(catalog)
+    settings = queries.settings()
+    st.session_state[ui.CONTEXT_KEY] = ui.Context(
+        path, version, catalog, chosen, settings.metrics.tiers, pages
+    )
+    with st.sidebar:
+        st.divider()
+        note = (
+            "never transformed" if version == "never" else f"data as of {version[:16].replace('T', ' ')} UTC"
+        )
+        st.caption(f"Warehouse `{Path(path).name}` · {note}")
+        if version.busy:
+            st.caption(":material/sync: A sync is writing the warehouse; the new data shows when it is done.")
+    try:
+        navigation.run()
+    except WarehouseError as exc:
+        # A writer held the file longer than a reader waits (a long transform): say so, not a stack trace.
+        st.warning(
+            "The warehouse is busy: a sync or import is writing it. This page shows again once it is done "
+            f"(reload in a moment). Details: {exc}",
+            icon=":material/hourglass_top:",
+        )
+
+
+main()

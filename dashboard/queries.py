@@ -1,0 +1,156 @@
+"""Every read of the dashboard: the warehouse's metrics API behind st.cache_data.
+
+Each cached function takes the warehouse path and its `version` (the last transform time) as arguments, so
+a new sync or import changes the key and shows up without a restart. Connections are short-lived and
+read-only (warehouse.db.read retries while a writer holds the lock). While a writer holds the file, the
+version of the last successful read is used, so every view already seen keeps rendering from the cache
+instead of waiting; once the writer is done the new version is read and everything recomputes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from doralytics import config as config_mod
+from warehouse import db, metrics
+from warehouse.metrics import Scope
+
+CACHE_ENTRIES = 256
+# The last version read per warehouse path: what a reader falls back on while a writer holds the file.
+_known: dict[str, str] = {}
+_known_lock = threading.Lock()
+
+
+def warehouse_path() -> str:
+    """The warehouse `dora dashboard` was started on (DORA_WAREHOUSE), else dora.toml's, else the default."""
+    explicit = os.environ.get("DORA_WAREHOUSE")
+    return str(db.resolve_path(explicit or settings().warehouse))
+
+
+@st.cache_resource(show_spinner=False)
+def _settings(config_path: str | None) -> config_mod.Config:
+    return config_mod.load(Path(config_path) if config_path else None)
+
+
+def settings() -> config_mod.Config:
+    return _settings(os.environ.get("DORA_CONFIG"))
+
+
+def _stamp(path: str) -> tuple:
+    """Changes whenever a writer has touched the file (its WAL included)."""
+    stamp = []
+    for name in (path, path + ".wal"):
+        try:
+            info = os.stat(name)
+            stamp.append((info.st_mtime_ns, info.st_size))
+        except FileNotFoundError:
+            stamp.append(None)
+    return tuple(stamp)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _version_at(path: str, stamp: tuple) -> str:
+    # Only the one connection attempt: a lock means a writer is busy, handled by version().
+    con = duckdb.connect(path, read_only=True)
+    try:
+        return db.get_meta(con, "last_transform_at") or "never"
+    finally:
+        con.close()
+
+
+class Version(str):
+    """The warehouse version, and whether a writer was busy when it was asked (then it is the last seen)."""
+
+    busy: bool = False
+
+
+def version(path: str) -> Version:
+    if not os.path.exists(path):
+        with db.read(path):  # creates an empty, current warehouse: the first-run page explains what next
+            pass
+    try:
+        found = Version(_version_at(path, _stamp(path)))
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        with _known_lock:
+            last = _known.get(path)
+        if last is None:
+            # Nothing seen yet: wait for the writer like any reader does.
+            with db.read(path) as con:
+                last = db.get_meta(con, "last_transform_at") or "never"
+        found = Version(last)
+        found.busy = True
+        return found
+    with _known_lock:
+        _known[path] = str(found)
+    return found
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
+def catalog(path: str, version: str) -> dict:
+    with db.read(path) as con:
+        return metrics.catalog(con)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
+def compute(path: str, version: str, scope: Scope) -> list[dict]:
+    with db.read(path) as con:
+        return metrics.compute(con, scope, settings().metrics.tiers)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
+def trend(path: str, version: str, scope: Scope, grain: str = "week") -> pd.DataFrame:
+    with db.read(path) as con:
+        return metrics.trend(con, scope, grain)
+
+
+# The rows behind a number can be large (200,000 changes at the benchmark's scale, with list columns):
+# st.cache_data would unpickle a copy on every run (0.8 s for 60,000 deployments), so these frames are
+# shared instead, keyed on the same version. Callers treat them as read-only (filter, sort, head: copies).
+@st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
+def explain(path: str, version: str, metric: str, scope: Scope, group: str | None = None) -> pd.DataFrame:
+    with db.read(path) as con:
+        return metrics.explain(con, metric, scope, group)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
+def ci_summary(path: str, version: str, scope: Scope) -> pd.DataFrame:
+    with db.read(path) as con:
+        return metrics.ci_summary(con, scope)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
+def ci_trend(path: str, version: str, scope: Scope, grain: str = "week") -> pd.DataFrame:
+    with db.read(path) as con:
+        return metrics.ci_trend(con, scope, grain)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
+def sync_status(path: str, version: str) -> pd.DataFrame:
+    with db.read(path) as con:
+        return metrics.sync_status(con)
+
+
+def schema_listing(path: str, version: str) -> pd.DataFrame:
+    from warehouse.sandbox import schema_listing
+
+    return _schema_listing(path, version, schema_listing)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _schema_listing(path: str, version: str, _reader) -> pd.DataFrame:
+    return _reader(path)
+
+
+def run_sql(path: str, sql: str, max_rows: int) -> pd.DataFrame:
+    """The SQL page's query, never cached: the sandbox decides what is allowed (SandboxError otherwise)."""
+    from warehouse.sandbox import run_query
+
+    return run_query(path, sql, timeout_seconds=30.0, max_rows=max_rows)
