@@ -428,7 +428,7 @@ class _RepoSim:
             if i and org.chance(0.4):  # a monorepo's CI runs only for the paths a push touched
                 continue
             started = t + org.minutes(0.3, 2)
-            finished = started + org.hours(8, 0.3)
+            finished = started + org.hours(8 / 60, 0.3)  # CI takes minutes
             failure = _lerp(self.repo.ci_failure, org.frac(t))
             status = org.weighted(("success", "failure", "cancelled"), (0.97 - failure, failure, 0.03))
             if finished < org.stop:
