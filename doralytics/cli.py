@@ -79,6 +79,16 @@ def main_options(
     state.warehouse = warehouse or state.config.warehouse
 
 
+def _existing_warehouse() -> Path:
+    """The warehouse a reading command reads: a path that does not exist is a mistake, not a new file."""
+    from warehouse import db
+
+    path = db.resolve_path(state.warehouse)
+    if not path.exists():
+        fail(f"no warehouse at {path}: build one with `dora demo`, `dora import DIR` or `dora collect ...`")
+    return path
+
+
 def _date(value: str, name: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
@@ -230,7 +240,7 @@ def metrics(
 
     scope = _scope(start, end, group_by, service, team, environment)
     try:
-        with db.read(state.warehouse) as con:
+        with db.read(_existing_warehouse()) as con:
             groups = compute(con, scope, state.config.metrics.tiers)
     except db.WarehouseError as exc:
         fail(str(exc))
@@ -333,7 +343,7 @@ def explain(
     if metric not in EXPLAIN:
         fail(f"unknown metric {metric!r}; one of: {', '.join(EXPLAIN)}")
     scope = _scope(start, end, group_by, service, team, environment)
-    with db.read(state.warehouse) as con:
+    with db.read(_existing_warehouse()) as con:
         frame = explain_rows(con, metric, scope, group)
     rows = _records(frame)
     emit(
@@ -382,7 +392,7 @@ def export_csv(
     from warehouse.export import export_csv as write_csv
 
     try:
-        with db.read(state.warehouse) as con:
+        with db.read(_existing_warehouse()) as con:
             rows = write_csv(con, name, out)
     except ExportError as exc:
         fail(str(exc))
@@ -399,7 +409,7 @@ def export_bundle(
     """
     from warehouse import db, load
 
-    with db.read(state.warehouse) as con:
+    with db.read(_existing_warehouse()) as con:
         counts = load.export_bundle(con, folder)
     err.print("wrote " + ", ".join(f"{n} {t}" for t, n in counts.items()), highlight=False)
 
@@ -429,7 +439,7 @@ def main() -> None:
 
 # Commands of other parts of the product live in their own modules (doralytics/cli_<part>.py), which
 # import `app`, `state`, `fail` and `emit` from here; one import line each below registers them.
-from doralytics import cli_collect, cli_dashboard  # noqa: E402,F401
+from doralytics import cli_collect, cli_collect_more, cli_dashboard, cli_report  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

@@ -186,7 +186,9 @@ def test_not_a_bundle(tmp_path, warehouse):
 def test_a_byte_order_mark_and_crlf_line_ends_are_fine(tmp_path, warehouse):
     bundle = tmp_path / "b"
     bundle.mkdir()
-    (bundle / "services.csv").write_bytes(b"\xef\xbb\xbfservice,repo,team\r\ncheckout,acme/checkout,payments\r\n")
+    (bundle / "services.csv").write_bytes(
+        b"\xef\xbb\xbfservice,repo,team\r\ncheckout,acme/checkout,payments\r\n"
+    )
     (bundle / "deployments.csv").write_bytes(
         b"deployment_id,service,environment,commit_sha,started_at,finished_at,status\r\n"
         b"D1,checkout,production,abcdef1,,2026-03-01T00:00:00Z,success\r\n"
@@ -194,5 +196,7 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_fine(tmp_path, warehouse):
     )
     result = dora("--warehouse", str(warehouse), "import", str(bundle), check=False)
     assert result.returncode == 2 and "deployments.csv:3:status" in result.stderr
-    (bundle / "deployments.csv").write_bytes((bundle / "deployments.csv").read_bytes().replace(b"oops", b"success"))
+    (bundle / "deployments.csv").write_bytes(
+        (bundle / "deployments.csv").read_bytes().replace(b"oops", b"success")
+    )
     dora("--warehouse", str(warehouse), "import", str(bundle))

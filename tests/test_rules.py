@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from builder import Bundle, at, load_bundle, sha
 
 P = ("2026-03-01", "2026-03-31")

@@ -3,10 +3,10 @@ changes under walked deployments is walked again, always giving what a walk from
 
 from __future__ import annotations
 
-from builder import Bundle, at, load_bundle, sha
-
 from doralytics.config import MetricsSettings
 from warehouse import db, load, transform
+
+from builder import Bundle, at, load_bundle, sha
 
 
 def reach(path) -> list[tuple]:

@@ -102,6 +102,8 @@ class WarehouseSink:
         if self._con is None:
             self._stack = contextlib.ExitStack()
             self._con = self._stack.enter_context(db.write(self.path))
+            # batches are small: one thread is plenty, and leaves the other cores to the fetching
+            _run(self._con, "set threads = 1")
             self._opened = time.monotonic()
         self._used = time.monotonic()
         return self._con
@@ -204,7 +206,7 @@ class WarehouseSink:
         staged = pa.table(
             {
                 "key": pa.array([r.key for r in records], pa.string()),
-                "payload": pa.array([json.dumps(r.payload, sort_keys=True) for r in records], pa.string()),
+                "payload": pa.array([json.dumps(r.payload) for r in records], pa.string()),
             }
         )
         con.register("_raw_batch", staged)
@@ -218,10 +220,9 @@ class WarehouseSink:
         rows = _last_by_key(rows, lambda r: tuple(r.get(k) for k in table.key))
         con.register("_rows_batch", _arrow(table.columns, rows))
         try:
+            # load_frames would open its own transaction; the batch needs raw rows, canonical rows and the
+            # cursor in one, so the upsert by key is called directly
             upsert(con, table.name, "_rows_batch")
-            # load.upsert ends with fetchone(), which leaves its result open in DuckDB 2.0: finish it, or
-            # the next register() on this connection fails
-            con.complete()
         finally:
             con.unregister("_rows_batch")
 

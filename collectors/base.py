@@ -1,0 +1,275 @@
+"""What every API collector shares: records and batches, cursors, failure classification, rate budget.
+
+A collector fetches pages and yields `Batch`es; a sink (warehouse/sync.py) writes each batch (raw payloads,
+canonical rows and the cursor that says where to resume) in one transaction. Collectors know nothing of
+DuckDB: they read cursors and ask about known commits through the `Sink` protocol only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class CollectorError(Exception):
+    """A failure the user has to act on (bad token, missing repo or permission). Ends the run."""
+
+
+class RetriableError(Exception):
+    """A failure that goes away by waiting (rate limit, server error); `wait` seconds are suggested."""
+
+    def __init__(self, message: str, wait: float = 0.0) -> None:
+        super().__init__(message)
+        self.wait = wait
+
+
+class MissingField(Exception):
+    """A payload lacks a field the canonical row needs: the object is quarantined, the run goes on."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One verbatim API object, stored in raw.<source>__<entity> under `key`."""
+
+    key: str
+    payload: Any
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    entity: str
+    key: str
+    problem: str
+    payload: Any
+
+
+@dataclass
+class Batch:
+    """Everything one page produced; written atomically so that a kill at any point resumes cleanly."""
+
+    scope: str  # what the cursor belongs to, e.g. "acme/checkout"
+    entity: str  # the cursor's entity, e.g. "pulls"
+    raw: dict[str, list[Record]] = field(default_factory=dict)  # raw entity -> records
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # core table -> rows
+    cursor: dict[str, Any] | None = None  # the new cursor of (scope, entity); None leaves it as it is
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+    def add_raw(self, entity: str, records: Iterable[Record]) -> None:
+        self.raw.setdefault(entity, []).extend(records)
+
+    def add_rows(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
+        self.rows.setdefault(table, []).extend(rows)
+
+    @property
+    def items(self) -> int:
+        return sum(len(rows) for rows in self.rows.values())
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """What a collector needs of a commit already in the warehouse (rebase-merge detection)."""
+
+    sha: str
+    parents: tuple[str, ...]
+    authored_at: dt.datetime | None
+    message: str
+
+
+class Sink(Protocol):
+    def write(self, batch: Batch) -> None: ...
+
+    def cursor(self, scope: str, entity: str) -> dict[str, Any] | None: ...
+
+    def commits(self, repo: str, shas: Iterable[str]) -> dict[str, CommitInfo]: ...
+
+
+class Progress(Protocol):
+    def start(self, scope: str) -> None: ...
+
+    def update(self, scope: str, entity: str, items: int) -> None: ...
+
+    def finish(self, scope: str, ok: bool) -> None: ...
+
+
+class NoProgress:
+    def start(self, scope: str) -> None:
+        pass
+
+    def update(self, scope: str, entity: str, items: int) -> None:
+        pass
+
+    def finish(self, scope: str, ok: bool) -> None:
+        pass
+
+
+# --- HTTP failure classification (tap-github validate_response style) -----------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    retriable: bool
+    kind: str  # rate_limit, server, auth, not_found, forbidden, client
+    wait: float = 0.0
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str | None:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return str(value)
+    return None
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """Retry-After is either seconds or an HTTP date."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - now) if parsed else None
+
+
+def classify(
+    status: int | None,
+    headers: Mapping[str, Any],
+    message: str = "",
+    now: float | None = None,
+    secondary_wait: float = 60.0,
+) -> Verdict:
+    """Sort a failed response into retriable (with the wait it asks for) or fatal."""
+    now = time.time() if now is None else now
+    retry_after = retry_after_seconds(_header(headers, "Retry-After"), now)
+    remaining = _header(headers, "X-RateLimit-Remaining")
+    reset = _header(headers, "X-RateLimit-Reset")
+    text = (message or "").lower()
+    rate_limited = status == 429 or (
+        status == 403
+        and (retry_after is not None or remaining == "0" or "rate limit" in text or "abuse" in text)
+    )
+    if rate_limited:
+        if retry_after is not None:
+            return Verdict(True, "rate_limit", retry_after)
+        if remaining == "0" and reset and reset.isdigit():
+            # the reset second itself may still be limited: wait one more
+            return Verdict(True, "rate_limit", max(0.0, int(reset) - now) + 1.0)
+        return Verdict(True, "rate_limit", secondary_wait)
+    if status is None or status >= 500:
+        return Verdict(True, "server")
+    if status == 401:
+        return Verdict(False, "auth")
+    if status == 404:
+        return Verdict(False, "not_found")
+    if status == 403:
+        return Verdict(False, "forbidden")
+    return Verdict(False, "client")
+
+
+class RateBudget:
+    """One rate budget shared by every worker using the same token.
+
+    Each response reports what is left; when the last response said nothing is left, every worker
+    waits for the reset instead of each one spending a request to learn it (a 403 costs a request
+    and, repeated, can trip GitHub's secondary limits).
+    """
+
+    def __init__(self, reserve: int = 0, max_wait: float | None = None) -> None:
+        self.reserve = reserve
+        self.max_wait = max_wait
+        self.remaining: int | None = None
+        self.limit: int | None = None
+        self.reset_at: float | None = None
+        self._lock = threading.Lock()
+
+    def observe(self, remaining: int | None, limit: int | None, reset_at: float | None) -> None:
+        if remaining is None or remaining < 0:
+            return
+        with self._lock:
+            self.remaining, self.limit = remaining, limit
+            if reset_at:
+                self.reset_at = reset_at
+
+    def wait_time(self, now: float | None = None) -> float:
+        now = time.time() if now is None else now
+        with self._lock:
+            if self.remaining is None or self.remaining > self.reserve or not self.reset_at:
+                return 0.0
+            return max(0.0, self.reset_at - now)
+
+    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> float:
+        """Block until a request may be sent; returns the seconds waited."""
+        wait = self.wait_time()
+        if wait <= 0:
+            return 0.0
+        if self.max_wait is not None and wait > self.max_wait:
+            when = dt.datetime.fromtimestamp(self.reset_at or 0, dt.UTC).strftime("%H:%M:%S UTC")
+            raise CollectorError(
+                f"rate limit exhausted until {when} ({wait:.0f} s, more than the {self.max_wait:.0f} s "
+                "allowed to wait): what was fetched is saved, run again after the reset"
+            )
+        sleep(wait)
+        with self._lock:
+            # the reset has passed: let one request find out the new budget
+            if self.reset_at and time.time() >= self.reset_at:
+                self.remaining = None
+        return wait
+
+
+@dataclass
+class Stats:
+    """Per-scope counters for the end-of-run summary."""
+
+    requests: int = 0
+    not_modified: int = 0
+    items: int = 0
+    quarantined: int = 0
+    waited_seconds: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+
+# --- small parsing helpers shared by collectors ----------------------------------------------------
+
+
+def parse_ts(value: Any) -> dt.datetime | None:
+    """An ISO 8601 timestamp as naive UTC (how the warehouse stores time); None stays None."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp without offset: {value!r}")
+    return parsed.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def require(payload: Any, path: str, what: str) -> Any:
+    """payload["a"]["b"] for path "a.b", or MissingField naming the object and the field."""
+    value = payload
+    for part in path.split("."):
+        if not isinstance(value, dict) or value.get(part) in (None, ""):
+            raise MissingField(f"{what}: missing required field {path!r}")
+        value = value[part]
+    return value
+
+
+def dig(payload: Any, path: str) -> Any:
+    """payload["a"]["b"] for path "a.b", or None where any step is absent."""
+    value = payload
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
