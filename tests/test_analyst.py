@@ -13,7 +13,8 @@ def warehouse(tmp_path: Path) -> Path:
     path = tmp_path / "w.duckdb"
     with db.write(path) as con:
         con.execute(
-            "insert into core.services values ('checkout', 'acme/shop', 'payments', 1), ('search', null, null, 1)"
+            "insert into core.services values ('checkout', 'acme/shop', 'payments', 1),"
+            " ('search', null, null, 1)"
         )
         con.execute(
             "insert into core.commits values ('acme/shop', 'abc123', ['p1', 'p2'], '2026-01-02 03:04:05',"

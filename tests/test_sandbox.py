@@ -20,7 +20,8 @@ def warehouse(tmp_path: Path) -> Path:
     path = tmp_path / "w.duckdb"
     with db.write(path) as con:
         con.execute(
-            "insert into core.services values ('checkout', 'acme/shop', 'payments', 1), ('search', null, null, 1)"
+            "insert into core.services values ('checkout', 'acme/shop', 'payments', 1),"
+            " ('search', null, null, 1)"
         )
     return path
 
