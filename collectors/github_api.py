@@ -74,6 +74,7 @@ def make_client(token: str | None, settings: GithubSettings) -> Github:
         timeout=int(settings.timeout),
         # PyGithub sleeps 0.25 s between requests by default: our rate budget paces instead
         seconds_between_requests=None,
+        verify=settings.ca_bundle or True,
     )
 
 

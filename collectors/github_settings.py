@@ -76,6 +76,7 @@ class GithubSettings:
     secondary_rate_wait: float = 60.0
     max_rate_limit_wait: float = 3600.0
     runs_lookback_hours: float = 24.0
+    ca_bundle: str | None = None  # PEM file of a private or corporate CA (GHES)
     repo_defaults: dict[str, Any] = field(default_factory=dict)  # the per-repo keys given at the top level
 
     def for_repo(self, repo: str) -> RepoSettings:
@@ -118,6 +119,7 @@ TOP_KEYS = {
     "secondary_rate_wait": (int, float),
     "max_rate_limit_wait": (int, float),
     "runs_lookback_hours": (int, float),
+    "ca_bundle": str,
     "repo": dict,
 }
 REGEX_KEYS = {"workflow", "tag_pattern", "severity_pattern", "bot_pattern", "environment_pattern"}

@@ -140,6 +140,51 @@ def _metrics(raw: dict[str, Any]) -> MetricsSettings:
     return MetricsSettings(**values)
 
 
+GIT_KEYS = ("path", "repo", "service", "team", "deploy_tags", "deploy_log", "environment", "rev")
+DASHBOARD_LINKS = ("github", "gitlab", "none")
+
+
+def _strings_table(section: str, body: Any, keys: tuple[str, ...]) -> None:
+    if not isinstance(body, dict):
+        raise ConfigError(f"{section}: expected a table")
+    for key, value in body.items():
+        if key not in keys:
+            raise ConfigError(f"{section}.{key}: unknown key (known: {', '.join(keys)})")
+        if not isinstance(value, str):
+            raise ConfigError(f"{section}.{key}: expected a string, got {type(value).__name__}")
+
+
+def _check_sections(sections: dict[str, Any]) -> None:
+    """Every section is checked when dora.toml is read, so a typo fails any command, not only the one
+    that would use it. The collectors and reports own their sections' rules."""
+    if "git" in sections:
+        _strings_table("git", sections["git"], GIT_KEYS)
+    if "dashboard" in sections:
+        _strings_table("dashboard", sections["dashboard"], ("links", "web_url"))
+        links = sections["dashboard"].get("links")
+        if links is not None and links not in DASHBOARD_LINKS:
+            raise ConfigError(f"dashboard.links: expected one of {', '.join(DASHBOARD_LINKS)}, got {links!r}")
+    if "github" in sections:
+        from collectors import github_settings
+
+        github_settings.parse(sections["github"])
+    if "gitlab" in sections:
+        from collectors import gitlab_settings
+
+        gitlab_settings.parse(sections["gitlab"])
+    if "pagerduty" in sections:
+        from collectors import pagerduty_settings
+
+        pagerduty_settings.parse(sections["pagerduty"])
+    if {"report", "smtp", "schedule"} & set(sections):
+        from reports import settings as report_settings
+
+        report_settings.report_settings(sections)
+        report_settings.smtp_settings(sections)
+        if "schedule" in sections:
+            report_settings.jobs(sections)
+
+
 def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     warehouse = None
     metrics = MetricsSettings()
@@ -163,6 +208,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
         else:
             known = ", ".join(sorted({"warehouse", "metrics", *OTHER_SECTIONS}))
             raise ConfigError(f"{section}: unknown section (known: {known})")
+    _check_sections(sections)
     return Config(path=path, warehouse=warehouse, metrics=metrics, sections=sections)
 
 

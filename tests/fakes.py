@@ -14,6 +14,7 @@ import hashlib
 import json
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -130,8 +131,10 @@ class FakeGitHub:
         rate_limit: int = 5000,
         reset_seconds: float = 3600.0,
         orgs: dict[str, list[str]] | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.repos = {r.full_name.lower(): r for r in repos or []}
+        self.tls = tls  # (certificate, key): serve https, as GitHub Enterprise Server behind a private CA
         self.token, self.latency = token, latency
         self.rate_limit, self.remaining, self.reset_seconds = rate_limit, rate_limit, reset_seconds
         self.reset_at = time.time() + reset_seconds
@@ -169,6 +172,10 @@ class FakeGitHub:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.server.request_queue_size = 128
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True, name="fake-github").start()
         return self
 
@@ -180,7 +187,8 @@ class FakeGitHub:
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     # --- test controls ----------------------------------------------------------------------------
 

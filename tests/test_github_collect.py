@@ -452,3 +452,17 @@ def test_github_enterprise_server_api_root(fake: FakeGitHub, warehouse: Path) ->
     assert all(r.path.startswith("/api/v3/") for r in fake.requests())
     assert any("page=2" in r.path for r in fake.requests())  # Link headers followed under the prefix
     assert rows(warehouse, "select count(*) from core.deployments") == [(10,)]
+
+
+def test_github_enterprise_behind_a_private_ca_needs_its_ca_bundle(tmp_path: Path, warehouse: Path) -> None:
+    from fake_http import self_signed_cert
+
+    cert, key = self_signed_cert(tmp_path)
+    with FakeGitHub([load_fixture("acme-checkout")], tls=(cert, key)) as server:
+        assert server.url.startswith("https://")
+        refused = run(server, warehouse, retries=1)
+        assert "acme/checkout" in refused.errors
+        assert "certificate" in str(refused.errors["acme/checkout"]).lower()
+        result = run(server, warehouse, ca_bundle=str(cert))
+        assert result.errors == {}
+    assert rows(warehouse, "select count(*) from core.deployments") == [(10,)]
