@@ -25,7 +25,6 @@ collect_app = typer.Typer(
 app.add_typer(collect_app, name="collect")
 
 
-
 class RichProgress:
     """One line per repo: what it is fetching and how many rows it has written."""
 

@@ -114,14 +114,14 @@ def test_settings_from_dora_toml_change_the_numbers(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[github]\nrepos = [\"acme/checkout\"]\nworkerz = 2\n", "github.workerz: unknown key"),
+        ('[github]\nrepos = ["acme/checkout"]\nworkerz = 2\n', "github.workerz: unknown key"),
         ("[gitlab]\nurl = 5\n", "gitlab.url"),
         ("[pagerduty]\nservice_idz = []\n", "pagerduty.service_idz: unknown key"),
         ("[git]\npath = 3\n", "git.path: expected a string"),
-        ("[dashboard]\nlinks = \"bitbucket\"\n", "dashboard.links: expected one of"),
-        ("[report]\nformat = \"pdf\"\n", "report.format"),
-        ("[smtp]\nport = \"smtp\"\n", "smtp.port"),
-        ("[[schedule]]\nname = \"weekly\"\ncron = \"every monday\"\n", "schedule[0].cron"),
+        ('[dashboard]\nlinks = "bitbucket"\n', "dashboard.links: expected one of"),
+        ('[report]\nformat = "pdf"\n', "report.format"),
+        ('[smtp]\nport = "smtp"\n', "smtp.port"),
+        ('[[schedule]]\nname = "weekly"\ncron = "every monday"\n', "schedule[0].cron"),
     ],
 )
 def test_every_section_is_checked_when_the_file_is_read(tmp_path, text, message):
