@@ -34,8 +34,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(STAMP)
+# The benchmarks print their figures (about 10 minutes in all); GNU time reads peak memory.
+bench: $(STAMP) browser
+	@test -x /usr/bin/time || (apt-get update && apt-get install -y --no-install-recommends time)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.export_speed
+	$(BIN)/python -m benchmarks.github_collect
+	$(BIN)/python -m benchmarks.gitlab_collect
+	$(BIN)/python -m benchmarks.dashboard_speed --demo
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

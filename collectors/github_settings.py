@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from doralytics.config import ConfigError
+from doralytics.config import ConfigError, typed
 
 MODES = ("deployments", "workflow-runs", "releases", "merged-prs")
 REPO_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -126,24 +126,7 @@ REGEX_KEYS = {"workflow", "tag_pattern", "severity_pattern", "bot_pattern", "env
 
 
 def _typed(key: str, value: Any, expected: Any) -> Any:
-    allowed = expected if isinstance(expected, tuple) else (expected,)
-    if isinstance(value, bool) and bool not in allowed:
-        raise ConfigError(f"{key}: expected {_name(expected)}, got a boolean")
-    if not isinstance(value, expected):
-        raise ConfigError(f"{key}: expected {_name(expected)}, got {type(value).__name__}")
-    if key.rsplit(".", 1)[-1] in REGEX_KEYS:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ConfigError(f"{key}: invalid regular expression {value!r}: {exc}") from exc
-    return value
-
-
-def _name(expected: Any) -> str:
-    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}
-    if isinstance(expected, tuple):
-        return "a number"
-    return names.get(expected, expected.__name__)
+    return typed(key, value, expected, REGEX_KEYS)
 
 
 def _repo(

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from doralytics.config import ConfigError
+from doralytics.config import ConfigError, typed
 
 PROJECT_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
 
@@ -97,24 +97,7 @@ DEFAULTABLE = ("incidents", "pipelines", "deploy_job", "environment")  # per-pro
 
 
 def _typed(key: str, value: Any, expected: Any) -> Any:
-    allowed = expected if isinstance(expected, tuple) else (expected,)
-    if isinstance(value, bool) and bool not in allowed:
-        raise ConfigError(f"{key}: expected {_name(expected)}, got true/false")
-    if not isinstance(value, expected):
-        raise ConfigError(f"{key}: expected {_name(expected)}, got {type(value).__name__}")
-    if key.rsplit(".", 1)[-1] in REGEX_KEYS:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ConfigError(f"{key}: invalid regular expression {value!r}: {exc}") from exc
-    return value
-
-
-def _name(expected: Any) -> str:
-    if isinstance(expected, tuple):
-        return "a number"
-    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}
-    return names.get(expected, expected.__name__)
+    return typed(key, value, expected, REGEX_KEYS)
 
 
 def split_path(path: str) -> tuple[str, str]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from doralytics.config import ConfigError
+from doralytics.config import ConfigError, typed
 
 SERVICE_ID = re.compile(r"^[A-Z0-9]{5,20}$")
 
@@ -87,19 +87,7 @@ TOP_KEYS: dict[str, Any] = {
 
 
 def _typed(key: str, value: Any, expected: Any) -> Any:
-    allowed = expected if isinstance(expected, tuple) else (expected,)
-    if isinstance(value, bool) and bool not in allowed:
-        raise ConfigError(f"{key}: expected {_name(expected)}, got true/false")
-    if not isinstance(value, expected):
-        raise ConfigError(f"{key}: expected {_name(expected)}, got {type(value).__name__}")
-    return value
-
-
-def _name(expected: Any) -> str:
-    if isinstance(expected, tuple):
-        return "a number"
-    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}
-    return names.get(expected, expected.__name__)
+    return typed(key, value, expected)
 
 
 def _service_map(where: str, body: Any) -> ServiceMap:

@@ -251,6 +251,8 @@ def metrics(
 
 
 def _metrics_table(groups: list[dict], scope) -> None:
+    from reports.fmt import duration
+
     table = Table(
         title=f"DORA metrics {scope.start} to {scope.end} ({scope.days} days), per {scope.group_by}",
         caption="tiers: DORA 2023 cut-offs; `dora explain METRIC --group G` lists the rows behind a number",
@@ -282,25 +284,15 @@ def _metrics_table(groups: list[dict], scope) -> None:
         table.add_row(
             g["group"],
             f"{g['deploys_per_day']:.2f}/day {_tier(t['deployment_frequency'])}",
-            f"{_duration(g['lead_time_median_hours'])} {_tier(t['lead_time'])}",
+            f"{duration(g['lead_time_median_hours'])} {_tier(t['lead_time'])}",
             str(g["changes"]),
             f"{_pct(g['change_failure_rate'])} ({g['failed_deployments']}/{g['deployments']}) "
             f"{_tier(t['change_failure_rate'])}",
-            f"{_duration(g['recovery_time_median_hours'])} {_tier(t['recovery_time'])}",
+            f"{duration(g['recovery_time_median_hours'])} {_tier(t['recovery_time'])}",
             f"{_pct(g['rework_rate'])} ({g['unplanned_deployments']}/{g['deployments']})",
             ", ".join(quality) or "ok",
         )
     Console(width=max(Console().width, 150)).print(table)
-
-
-def _duration(hours: float | None) -> str:
-    if hours is None:
-        return "-"
-    if hours < 1:
-        return f"{hours * 60:.0f} min"
-    if hours < 48:
-        return f"{hours:.1f} h"
-    return f"{hours / 24:.1f} d"
 
 
 def _tier(name: str | None) -> str:

@@ -66,6 +66,24 @@ TIER_NAMES = ("elite", "high", "medium")
 OTHER_SECTIONS: set[str] = {"github", "gitlab", "pagerduty", "git", "report", "smtp", "schedule", "dashboard"}
 
 
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}
+
+
+def typed(key: str, value: Any, expected: Any, regex_keys: frozenset[str] | set[str] = frozenset()) -> Any:
+    """`value` if it is of the `expected` type (a tuple of types reads as "a number"), else an error
+    naming the key; a key in `regex_keys` must also compile as a regular expression. For the sections
+    the collectors and reports validate."""
+    allowed = expected if isinstance(expected, tuple) else (expected,)
+    wanted = "a number" if isinstance(expected, tuple) else _TYPE_NAMES.get(expected, expected.__name__)
+    if isinstance(value, bool) and bool not in allowed:
+        raise ConfigError(f"{key}: expected {wanted}, got true/false")
+    if not isinstance(value, expected):
+        raise ConfigError(f"{key}: expected {wanted}, got {type(value).__name__}")
+    if key.rsplit(".", 1)[-1] in regex_keys:
+        _regex(key, value)
+    return value
+
+
 def _regex(key: str, value: Any) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{key}: expected a regular expression string, got {type(value).__name__}")
