@@ -107,6 +107,32 @@ class NoProgress:
         pass
 
 
+class Batches:
+    """Cursors and batch writes of a per-repository (or per-project) collector. The subclass sets `name`,
+    `settings` (with `.full`), `sink`, `stats`, `progress` and `cursors = {}`."""
+
+    name: str
+    settings: Any
+    sink: Sink
+    stats: Any
+    progress: Progress
+    cursors: dict[str, dict[str, Any]]
+
+    def cursor(self, entity: str) -> dict[str, Any]:
+        if entity not in self.cursors:
+            saved = None if self.settings.full else self.sink.cursor(self.name, entity)
+            self.cursors[entity] = dict(saved or {})
+        return self.cursors[entity]
+
+    def write(self, batch: Batch) -> None:
+        if batch.cursor is not None:
+            self.cursors[batch.entity] = batch.cursor
+        self.sink.write(batch)
+        self.stats.items += batch.items
+        self.stats.quarantined += len(batch.quarantined)
+        self.progress.update(self.name, batch.entity, self.stats.items)
+
+
 # --- HTTP failure classification (tap-github validate_response style) -----------------------------
 
 

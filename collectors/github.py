@@ -18,6 +18,7 @@ from typing import Any
 from collectors import github_rows as rows
 from collectors.base import (
     Batch,
+    Batches,
     CollectorError,
     CommitInfo,
     MissingField,
@@ -79,7 +80,7 @@ def _shift(value: str, hours: float) -> str:
     return moved.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class RepoCollector:
+class RepoCollector(Batches):
     """Collects one repository; runs in one worker thread with its own client."""
 
     def __init__(
@@ -97,20 +98,6 @@ class RepoCollector:
         self.cursors: dict[str, dict[str, Any]] = {}
 
     # --- plumbing -------------------------------------------------------------------------------
-
-    def cursor(self, entity: str) -> dict[str, Any]:
-        if entity not in self.cursors:
-            saved = None if self.settings.full else self.sink.cursor(self.name, entity)
-            self.cursors[entity] = dict(saved or {})
-        return self.cursors[entity]
-
-    def write(self, batch: Batch) -> None:
-        if batch.cursor is not None:
-            self.cursors[batch.entity] = batch.cursor
-        self.sink.write(batch)
-        self.stats.items += batch.items
-        self.stats.quarantined += len(batch.quarantined)
-        self.progress.update(self.name, batch.entity, self.stats.items)
 
     def quarantine(self, batch: Batch, entity: str, key: str, exc: MissingField, payload: Any) -> None:
         batch.quarantined.append(Quarantined(entity, key, str(exc), payload))

@@ -27,6 +27,7 @@ import gitlab
 from collectors import gitlab_rows as rows
 from collectors.base import (
     Batch,
+    Batches,
     CollectorError,
     MissingField,
     NoProgress,
@@ -51,7 +52,7 @@ def _shift(value: str, hours: float) -> str:
     return iso(parse_ts(value) - dt.timedelta(hours=hours))  # type: ignore[operator]
 
 
-class ProjectCollector:
+class ProjectCollector(Batches):
     """Collects one project; runs in one worker thread with its own client."""
 
     def __init__(
@@ -85,20 +86,6 @@ class ProjectCollector:
         self.cursors: dict[str, dict[str, Any]] = {}
 
     # --- plumbing -------------------------------------------------------------------------------
-
-    def cursor(self, entity: str) -> dict[str, Any]:
-        if entity not in self.cursors:
-            saved = None if self.settings.full else self.sink.cursor(self.name, entity)
-            self.cursors[entity] = dict(saved or {})
-        return self.cursors[entity]
-
-    def write(self, batch: Batch) -> None:
-        if batch.cursor is not None:
-            self.cursors[batch.entity] = batch.cursor
-        self.sink.write(batch)
-        self.stats.items += batch.items
-        self.stats.quarantined += len(batch.quarantined)
-        self.progress.update(self.name, batch.entity, self.stats.items)
 
     def since_iso(self) -> str | None:
         since = self.settings.since
