@@ -18,6 +18,7 @@ import json
 import math
 import multiprocessing
 import re
+import sys
 import tempfile
 import time
 import urllib.request
@@ -26,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 TOKEN = "bench-token"
+TESTS = Path(__file__).resolve().parent.parent / "tests"
 
 
 def _serve(args: dict[str, Any], queue: Any) -> None:
     """The fake in a child process, so that serving does not compete with the collector for the GIL."""
-    from tests.fakes import FakeGitHub, synthetic_repo
+    sys.path.insert(0, str(TESTS))  # the fakes import each other as the tests do
+    from fakes import FakeGitHub, synthetic_repo
 
     repos = [
         synthetic_repo(f"acme/service-{i:02d}", prs=args["prs"], deployments=args["deployments"], seed=i + 1)

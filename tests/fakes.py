@@ -14,15 +14,14 @@ import hashlib
 import json
 import random
 import re
-import ssl
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from fake_http import FakeServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "github"
 PRIMARY_LIMIT = "API rate limit exceeded for user ID 1."
@@ -104,15 +103,6 @@ def load_fixture(folder: str | Path) -> FakeRepo:
 
 
 @dataclass
-class Fault:
-    pattern: re.Pattern[str]
-    status: int
-    headers: dict[str, str]
-    body: Any
-    times: int
-
-
-@dataclass
 class Logged:
     path: str
     status: int
@@ -120,8 +110,10 @@ class Logged:
     at: float
 
 
-class FakeGitHub:
+class FakeGitHub(FakeServer):
     """Start with `with FakeGitHub(repos) as gh:`; `gh.url` is the base_url to give PyGithub."""
+
+    name = "fake-github"
 
     def __init__(
         self,
@@ -133,84 +125,12 @@ class FakeGitHub:
         orgs: dict[str, list[str]] | None = None,
         tls: tuple[Path, Path] | None = None,
     ) -> None:
+        super().__init__(tls=tls, latency=latency)
         self.repos = {r.full_name.lower(): r for r in repos or []}
-        self.tls = tls  # (certificate, key): serve https, as GitHub Enterprise Server behind a private CA
-        self.token, self.latency = token, latency
+        self.token = token
         self.rate_limit, self.remaining, self.reset_seconds = rate_limit, rate_limit, reset_seconds
         self.reset_at = time.time() + reset_seconds
         self.orgs = orgs or {}
-        self.faults: list[Fault] = []
-        self.log: list[Logged] = []
-        self.on_request: Callable[[int], None] | None = None
-        self.in_flight = self.max_in_flight = 0
-        self.lock = threading.Lock()
-        self.server: ThreadingHTTPServer | None = None
-
-    # --- lifecycle -------------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeGitHub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> FakeGitHub:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, like GitHub
-            # headers and body go out in one packet: otherwise Nagle and delayed ACKs add 40 ms a request
-            wbufsize = 1 << 16
-            disable_nagle_algorithm = True
-
-            def do_GET(self) -> None:  # noqa: N802 (the http.server API)
-                fake.handle(self)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 128
-        if self.tls:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
-            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        threading.Thread(target=self.server.serve_forever, daemon=True, name="fake-github").start()
-        return self
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
-
-    # --- test controls ----------------------------------------------------------------------------
-
-    def fail(
-        self,
-        path_regex: str,
-        status: int,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        times: int = 1,
-    ) -> None:
-        """The next `times` requests whose path matches get this response instead."""
-        with self.lock:
-            self.faults.append(Fault(re.compile(path_regex), status, headers or {}, body, times))
-
-    def requests(self, pattern: str = "") -> list[Logged]:
-        with self.lock:
-            return [entry for entry in self.log if re.search(pattern, entry.path)]
-
-    def reset_log(self) -> None:
-        with self.lock:
-            self.log.clear()
 
     # --- the server -----------------------------------------------------------------------------
 
@@ -232,7 +152,7 @@ class FakeGitHub:
         if self.latency:
             time.sleep(self.latency)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        base = f"http://{request.headers.get('Host')}"
+        base = f"{'https' if self.tls else 'http'}://{request.headers.get('Host')}"
         path = split.path
         if path.startswith("/api/v3/"):  # GitHub Enterprise Server serves the API under /api/v3
             path, base = path[len("/api/v3") :], base + "/api/v3"
