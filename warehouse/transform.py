@@ -14,11 +14,12 @@ import hashlib
 import logging
 import os
 import time
+from dataclasses import replace
 from importlib import resources
 
 import duckdb
 
-from doralytics.config import MetricsSettings
+from doralytics.config import MetricsSettings, Tiers
 from warehouse import walk
 from warehouse.db import get_meta, read_sql, set_meta
 from warehouse.load import last_load_id
@@ -61,8 +62,9 @@ def set_variables(con: duckdb.DuckDBPyConnection, settings: MetricsSettings) -> 
 
 
 def fingerprint(settings: MetricsSettings) -> str:
-    """What the marts were derived with: the settings and the text of every SQL file."""
-    digest = hashlib.sha256(repr(settings).encode())
+    """What the marts were derived with: the settings (tiers aside: they are applied when metrics are read)
+    and the text of every SQL file."""
+    digest = hashlib.sha256(repr(replace(settings, tiers=Tiers())).encode())
     sql = resources.files("warehouse") / "sql"
     for folder in ("walk", "affected", "marts"):
         for entry in sorted((sql / folder).iterdir(), key=lambda e: e.name):
