@@ -426,7 +426,13 @@ def demo(
 
 
 def main() -> None:
-    app()
+    from warehouse.db import WarehouseError
+
+    try:
+        app()
+    except WarehouseError as exc:  # a locked, too new or untransformed warehouse: say so, no traceback
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
 
 
 # Commands of other parts of the product live in their own modules (doralytics/cli_<part>.py), which

@@ -124,3 +124,23 @@ def test_reading_a_warehouse_that_does_not_exist_is_an_error(tmp_path):
         "--warehouse", str(missing), "metrics", "--from", "2026-01-01", "--to", "2026-01-31", check=False
     )
     assert result.returncode == 2 and "no warehouse at" in result.stderr and not missing.exists()
+
+
+def test_a_warehouse_never_transformed_says_what_to_do(warehouse):
+    from warehouse import db
+
+    with db.write(warehouse):
+        pass
+    for command in ("metrics", "explain lead_time"):
+        result = dora(
+            "--warehouse",
+            str(warehouse),
+            *command.split(),
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-31",
+            check=False,
+        )
+        assert result.returncode == 2 and "run `dora transform`" in result.stderr
+        assert "Traceback" not in result.stderr

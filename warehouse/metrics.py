@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from doralytics.config import Tiers
-from warehouse.db import read_sql
+from warehouse.db import WarehouseError, read_sql
 
 if TYPE_CHECKING:  # pandas costs half a second to import: `dora metrics` does without it
     import pandas as pd
@@ -58,6 +58,14 @@ class Scope:
 
 def _bind(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
     """Set the scope as DuckDB variables and build _scope, which every query here joins."""
+    transformed = con.execute(
+        "select count(*) from information_schema.tables"
+        " where table_schema = 'marts' and table_name = 'deployments'"
+    ).fetchall()[0][0]
+    if not transformed:
+        raise WarehouseError(
+            "the warehouse has no metrics yet: run `dora transform` (import, collect and demo do)"
+        )
     values = {
         "period_start": dt.datetime.combine(scope.start, dt.time()),
         "period_end": dt.datetime.combine(scope.end + dt.timedelta(days=1), dt.time()),
