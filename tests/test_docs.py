@@ -46,3 +46,30 @@ def test_every_metrics_setting_is_in_the_readme():
 
     for key in MetricsSettings.__dataclass_fields__:
         assert f"\n{key} = " in README or f"[metrics.{key}" in README, key
+
+
+def test_every_key_of_every_section_is_in_the_readme():
+    import dataclasses
+    import re
+
+    from collectors import github_settings, gitlab_settings, pagerduty_settings
+    from doralytics import config
+    from reports import settings as report_settings
+
+    sections = {
+        "github": {*github_settings.TOP_KEYS, *github_settings.REPO_KEYS},
+        "gitlab": {*gitlab_settings.TOP_KEYS, *gitlab_settings.PROJECT_KEYS},
+        "pagerduty": set(pagerduty_settings.TOP_KEYS),
+        "report": {f.name for f in dataclasses.fields(report_settings.ReportSettings)},
+        "smtp": {
+            "from" if f.name == "sender" else f.name for f in dataclasses.fields(report_settings.SmtpSettings)
+        },
+        "schedule": {f.name for f in dataclasses.fields(report_settings.Job)},
+        "git": set(config.GIT_KEYS),
+        "dashboard": {"links", "web_url"},
+    }
+    for section, keys in sections.items():
+        missing = sorted(
+            k for k in keys if not re.search(rf"(^|[\s`\[(.]){re.escape(k)}(\s*=|`|\.)", README, re.M)
+        )
+        assert missing == [], f"[{section}] keys not documented in README.md: {missing}"
