@@ -251,6 +251,18 @@ def bucket_scope(ctx: Context, bucket: str | dt.date, grain: str = "week") -> Sc
     return Scope(max(start, f.start), min(end, f.end), "org", f.services, f.teams, f.environments)
 
 
+def week_rows(
+    ctx: Context, metric: str, bucket: str | None, columns: list[str], what: str, name: str
+) -> None:
+    """Under a weekly chart: the rows behind the point clicked (`bucket`), if one was."""
+    if not bucket:
+        return
+    st.subheader(f"{what} of the week of {bucket}")
+    rows_table(
+        ctx.explain(metric, bucket_scope(ctx, bucket)), columns, f"{name}-{bucket}", key=f"{name}-bucket"
+    )
+
+
 def selected_bucket(event) -> str | None:
     """The week (or day) of the point clicked on a chart drawn with on_select='rerun', if any."""
     try:

@@ -37,13 +37,6 @@ columns = [
     "recovery_hours",
     "is_unrecovered",
 ]
-if bucket:
-    st.subheader(f"Failed deployments of the week of {bucket}")
-    ui.rows_table(
-        ctx.explain("change_failure_rate", ui.bucket_scope(ctx, bucket)),
-        columns,
-        f"failed-deployments-{bucket}",
-        key="cfr-bucket",
-    )
+ui.week_rows(ctx, "change_failure_rate", bucket, columns, "Failed deployments", "failed-deployments")
 st.subheader("Failed deployments")
 ui.rows_table(rows, columns, "failed-deployments", key="cfr-rows")

@@ -59,13 +59,6 @@ columns = [
     "recovery_hours",
     "is_unrecovered",
 ]
-if bucket:
-    st.subheader(f"Failed deployments of the week of {bucket}")
-    ui.rows_table(
-        ctx.explain("recovery_time", ui.bucket_scope(ctx, bucket)),
-        columns,
-        f"recoveries-{bucket}",
-        key="rt-bucket",
-    )
+ui.week_rows(ctx, "recovery_time", bucket, columns, "Failed deployments", "recoveries")
 st.subheader("Failed deployments and their recovery")
 ui.rows_table(rows, columns, "recoveries", key="rt-rows")

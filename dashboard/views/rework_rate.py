@@ -30,13 +30,6 @@ columns = [
     "shipped_commits",
     "unplanned_reasons",
 ]
-if bucket:
-    st.subheader(f"Unplanned deployments of the week of {bucket}")
-    ui.rows_table(
-        ctx.explain("rework_rate", ui.bucket_scope(ctx, bucket)),
-        columns,
-        f"unplanned-deployments-{bucket}",
-        key="rr-bucket",
-    )
+ui.week_rows(ctx, "rework_rate", bucket, columns, "Unplanned deployments", "unplanned-deployments")
 st.subheader("Unplanned deployments")
 ui.rows_table(rows, columns, "unplanned-deployments", key="rr-rows")
