@@ -9,7 +9,6 @@ X-Page, X-Next-Page, X-Total ... headers), keyset pagination (a Link with a curs
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import random
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-from fake_http import FakeServer, Query, Reply, one
+from fake_http import FakeServer, Query, Reply, number_of, one, reachable, sha_of
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gitlab"
 UNAUTHORIZED = {"message": "401 Unauthorized"}
@@ -53,15 +52,7 @@ class FakeProject:
             self.head = payload["id"]
 
     def reachable(self, start: str | None) -> set[str]:
-        seen: set[str] = set()
-        todo = [start] if start else []
-        while todo:
-            sha = todo.pop()
-            if sha in seen or sha not in self.commits:
-                continue
-            seen.add(sha)
-            todo.extend(self.commits[sha].get("parent_ids") or [])
-        return seen
+        return reachable(self.commits, start, lambda c: c.get("parent_ids") or [])
 
     def payload(self, base: str) -> dict[str, Any]:
         namespace, name = self.path.rsplit("/", 1)
@@ -75,7 +66,7 @@ class FakeProject:
             "archived": self.archived,
             "visibility": "private",
             "web_url": f"https://gitlab.example.com/{self.path}",
-            "namespace": {"id": _number(namespace) % 10**5, "full_path": namespace, "kind": "group"},
+            "namespace": {"id": number_of(namespace) % 10**5, "full_path": namespace, "kind": "group"},
             "created_at": "2025-01-06T09:00:00.000Z",
             "last_activity_at": "2026-03-03T12:00:00.000Z",
         }
@@ -282,17 +273,9 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def _number(text: str) -> int:
-    return int(hashlib.sha1(text.encode()).hexdigest()[:12], 16)
-
-
-def sha_of(*parts: Any) -> str:
-    return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()
-
-
 def user(username: str) -> dict[str, Any]:
     return {
-        "id": _number(username) % 10**6,
+        "id": number_of(username) % 10**6,
         "username": username,
         "name": username.title(),
         "state": "active",

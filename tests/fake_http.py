@@ -7,6 +7,7 @@ test act after the Nth request (kill a collector mid-run).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import ssl
@@ -198,3 +199,26 @@ class FakeServer:
 def one(query: Query, name: str, default: str | None = None) -> str | None:
     values = query.get(name)
     return values[-1] if values else default
+
+
+def number_of(text: str) -> int:
+    """A stable id for a name (node and object ids in fake payloads)."""
+    return int(hashlib.sha1(text.encode()).hexdigest()[:12], 16)
+
+
+def sha_of(*parts: Any) -> str:
+    """A stable 40-digit sha for the parts naming a synthetic commit."""
+    return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()
+
+
+def reachable(commits: dict[str, Any], start: str | None, parents: Callable[[Any], list[str]]) -> set[str]:
+    """The shas reachable from `start` in a fake repository's commits (what a compare or a log answers)."""
+    seen: set[str] = set()
+    todo = [start] if start else []
+    while todo:
+        sha = todo.pop()
+        if sha in seen or sha not in commits:
+            continue
+        seen.add(sha)
+        todo.extend(parents(commits[sha]))
+    return seen

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from fake_http import FakeServer
+from fake_http import FakeServer, number_of, reachable, sha_of
 
 FIXTURES = Path(__file__).parent / "fixtures" / "github"
 PRIMARY_LIMIT = "API rate limit exceeded for user ID 1."
@@ -50,20 +50,12 @@ class FakeRepo:
             self.head = payload["sha"]
 
     def reachable(self, start: str | None) -> set[str]:
-        seen: set[str] = set()
-        todo = [start] if start else []
-        while todo:
-            sha = todo.pop()
-            if sha in seen or sha not in self.commits:
-                continue
-            seen.add(sha)
-            todo.extend(p["sha"] for p in self.commits[sha].get("parents") or [])
-        return seen
+        return reachable(self.commits, start, lambda c: [p["sha"] for p in c.get("parents") or []])
 
     def repo_payload(self, base: str) -> dict[str, Any]:
         owner, name = self.full_name.split("/")
         return {
-            "id": _number(self.full_name) % 10**8,
+            "id": number_of(self.full_name) % 10**8,
             "node_id": "R_kgDO" + hashlib.sha1(self.full_name.encode()).hexdigest()[:8],
             "name": name,
             "full_name": self.full_name,
@@ -371,7 +363,7 @@ def iso(moment: dt.datetime) -> str:
 def user(login: str, kind: str = "User") -> dict[str, Any]:
     return {
         "login": login,
-        "id": _number(login) % 10**7,
+        "id": number_of(login) % 10**7,
         "type": kind,
         "site_admin": False,
         "html_url": f"https://github.com/{login}",
@@ -407,14 +399,6 @@ def commit_payload(
         "committer": user("web-flow"),
         "parents": [{"sha": p, "url": f"https://api.github.com/repos/{repo}/commits/{p}"} for p in parents],
     }
-
-
-def _number(text: str) -> int:
-    return int(hashlib.sha1(text.encode()).hexdigest()[:12], 16)
-
-
-def sha_of(*parts: Any) -> str:
-    return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()
 
 
 def synthetic_repo(
@@ -493,7 +477,7 @@ def pull_payload(
         "user": user(login),
         "body": "",
         "labels": [
-            {"id": _number(x) % 10**6, "name": x, "color": "ededed", "default": False} for x in labels or []
+            {"id": number_of(x) % 10**6, "name": x, "color": "ededed", "default": False} for x in labels or []
         ],
         "created_at": iso(created),
         "updated_at": iso(updated or merged or created),
