@@ -64,6 +64,14 @@ class RichProgress:
             )
 
 
+def _ca(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        fail(f"--ca-bundle: {path}: no such file")
+    return str(path)
+
+
 def _since(value: str | None) -> dt.date | None:
     if value is None:
         return None
@@ -136,13 +144,11 @@ def github(
             since=_since(since),
             full=full or None,
             workers=workers,
-            ca_bundle=str(ca_bundle) if ca_bundle else None,
+            ca_bundle=_ca(ca_bundle),
             production_pattern=state.config.metrics.production_environments,
         )
     except ConfigError as exc:
         fail(str(exc))
-    if settings.ca_bundle and not Path(settings.ca_bundle).is_file():
-        fail(f"--ca-bundle: {settings.ca_bundle}: no such file")
     if settings.clone and not settings.clone_dir:
         from warehouse import db
 

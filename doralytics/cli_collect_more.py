@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from doralytics.cli import Format, emit, err, fail, state
-from doralytics.cli_collect import RichProgress, _since, _transform_after, collect_app
+from doralytics.cli_collect import RichProgress, _ca, _since, _transform_after, collect_app
 from doralytics.config import ConfigError
 
 CaBundleOpt = Annotated[
@@ -27,14 +27,6 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="summary as table, j
 
 def _warn(message: str) -> None:
     err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
-
-
-def _ca(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    if not path.is_file():
-        fail(f"--ca-bundle: {path}: no such file")
-    return str(path)
 
 
 @collect_app.command("gitlab")
