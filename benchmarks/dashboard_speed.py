@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dashboard import browser
+from tests.support import browser
 
 PAGES = [
     "Overview",

@@ -18,7 +18,6 @@ import json
 import math
 import multiprocessing
 import re
-import sys
 import tempfile
 import time
 import urllib.request
@@ -27,13 +26,11 @@ from pathlib import Path
 from typing import Any
 
 TOKEN = "bench-token"
-TESTS = Path(__file__).resolve().parent.parent / "tests"
 
 
 def _serve(args: dict[str, Any], queue: Any) -> None:
     """The fake in a child process, so that serving does not compete with the collector for the GIL."""
-    sys.path.insert(0, str(TESTS))  # the fakes import each other as the tests do
-    from fakes import FakeGitHub, synthetic_repo
+    from tests.support.fake_github import FakeGitHub, synthetic_repo
 
     repos = [
         synthetic_repo(f"acme/service-{i:02d}", prs=args["prs"], deployments=args["deployments"], seed=i + 1)
@@ -68,9 +65,9 @@ def entity(path: str) -> str:
 
 
 def run(repos: int, prs: int, deployments: int, latency: float, workers: int) -> dict[str, Any]:
-    from collectors import github_settings
-    from collectors.github_api import make_client
-    from collectors.github_run import collect
+    from collectors.github import settings as github_settings
+    from collectors.github.client import make_client
+    from collectors.github.run import collect
     from warehouse.sync import WarehouseSink
 
     context = multiprocessing.get_context("spawn")

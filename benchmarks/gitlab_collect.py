@@ -18,7 +18,6 @@ import json
 import math
 import multiprocessing
 import re
-import sys
 import tempfile
 import time
 import urllib.request
@@ -27,13 +26,11 @@ from pathlib import Path
 from typing import Any
 
 TOKEN = "bench-token"
-TESTS = Path(__file__).resolve().parent.parent / "tests"
 
 
 def _serve(args: dict[str, Any], queue: Any) -> None:
     """The fake in a child process, so that serving does not compete with the collector for the GIL."""
-    sys.path.insert(0, str(TESTS))
-    from fake_gitlab import FakeGitLab, synthetic_project
+    from tests.support.fake_gitlab import FakeGitLab, synthetic_project
 
     projects = [
         synthetic_project(f"acme/service-{i:02d}", 100 + i, args["mrs"], args["deployments"], seed=i + 1)
@@ -69,8 +66,8 @@ def entity(path: str) -> str:
 
 
 def run(projects: int, mrs: int, deployments: int, latency: float, workers: int) -> dict[str, Any]:
-    from collectors import gitlab_settings
-    from collectors.gitlab import collect, make_client
+    from collectors.gitlab import settings as gitlab_settings
+    from collectors.gitlab.collector import collect, make_client
     from warehouse.sync import WarehouseSink
 
     context = multiprocessing.get_context("spawn")

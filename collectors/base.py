@@ -11,9 +11,11 @@ import datetime as dt
 import email.utils
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from warehouse.batch import Batch, Sink
 
 
 class CollectorError(Exception):
@@ -30,62 +32,6 @@ class RetriableError(Exception):
 
 class MissingField(Exception):
     """A payload lacks a field the canonical row needs: the object is quarantined, the run goes on."""
-
-
-@dataclass(frozen=True)
-class Record:
-    """One verbatim API object, stored in raw.<source>__<entity> under `key`."""
-
-    key: str
-    payload: Any
-
-
-@dataclass(frozen=True)
-class Quarantined:
-    entity: str
-    key: str
-    problem: str
-    payload: Any
-
-
-@dataclass
-class Batch:
-    """Everything one page produced; written atomically so that a kill at any point resumes cleanly."""
-
-    scope: str  # what the cursor belongs to, e.g. "acme/checkout"
-    entity: str  # the cursor's entity, e.g. "pulls"
-    raw: dict[str, list[Record]] = field(default_factory=dict)  # raw entity -> records
-    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # core table -> rows
-    cursor: dict[str, Any] | None = None  # the new cursor of (scope, entity); None leaves it as it is
-    quarantined: list[Quarantined] = field(default_factory=list)
-
-    def add_raw(self, entity: str, records: Iterable[Record]) -> None:
-        self.raw.setdefault(entity, []).extend(records)
-
-    def add_rows(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
-        self.rows.setdefault(table, []).extend(rows)
-
-    @property
-    def items(self) -> int:
-        return sum(len(rows) for rows in self.rows.values())
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    """What a collector needs of a commit already in the warehouse (rebase-merge detection)."""
-
-    sha: str
-    parents: tuple[str, ...]
-    authored_at: dt.datetime | None
-    message: str
-
-
-class Sink(Protocol):
-    def write(self, batch: Batch) -> None: ...
-
-    def cursor(self, scope: str, entity: str) -> dict[str, Any] | None: ...
-
-    def commits(self, repo: str, shas: Iterable[str]) -> dict[str, CommitInfo]: ...
 
 
 class Progress(Protocol):

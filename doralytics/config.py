@@ -183,15 +183,15 @@ def _check_sections(sections: dict[str, Any]) -> None:
         if links is not None and links not in DASHBOARD_LINKS:
             raise ConfigError(f"dashboard.links: expected one of {', '.join(DASHBOARD_LINKS)}, got {links!r}")
     if "github" in sections:
-        from collectors import github_settings
+        from collectors.github import settings as github_settings
 
         github_settings.parse(sections["github"])
     if "gitlab" in sections:
-        from collectors import gitlab_settings
+        from collectors.gitlab import settings as gitlab_settings
 
         gitlab_settings.parse(sections["gitlab"])
     if "pagerduty" in sections:
-        from collectors import pagerduty_settings
+        from collectors.pagerduty import settings as pagerduty_settings
 
         pagerduty_settings.parse(sections["pagerduty"])
     if {"report", "smtp", "schedule"} & set(sections):

@@ -13,19 +13,9 @@ from typing import Any
 
 import duckdb
 
-from collectors.bundle import (
-    DEPLOYMENT_STATUSES,
-    RUN_STATUSES,
-    TABLE_BY_NAME,
-    TABLES,
-    BundleError,
-    Column,
-    Table,
-    physical_line,
-    present_files,
-    read_header,
-)
+from warehouse.bundle import BundleError, physical_line, present_files, read_header
 from warehouse.db import one, read_sql
+from warehouse.schema import DEPLOYMENT_STATUSES, RUN_STATUSES, TABLE_BY_NAME, TABLES, Column, Table
 
 
 def _q(name: str) -> str:

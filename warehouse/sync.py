@@ -24,10 +24,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from collectors.base import Batch, CommitInfo, Quarantined, Record
-from collectors.bundle import TABLES, Column, Table
 from warehouse import db
+from warehouse.batch import Batch, CommitInfo, Quarantined, Record
 from warehouse.load import record_run, upsert
+from warehouse.schema import TABLES, Column, Table
 
 ENTITY = re.compile(r"^[a-z][a-z0-9_]*$")
 ARROW = {

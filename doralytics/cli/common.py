@@ -1,0 +1,201 @@
+"""What every command shares: the app, the global options and state, output, dates and scopes, errors.
+
+Each command group is a module of this package that imports this one and registers its commands on `app`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from doralytics import config as config_mod
+
+app = typer.Typer(
+    help="Doralytics: DORA metrics you can explain, from a DuckDB warehouse.\n\n"
+    "Example: dora --warehouse dora.duckdb metrics --from 2026-01-01 --to 2026-03-31 --group-by team",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+err = Console(stderr=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class GroupBy(StrEnum):
+    service = "service"
+    team = "team"
+    org = "org"
+
+
+class State:
+    warehouse: str | None = None
+    config: config_mod.Config = config_mod.Config()
+
+
+state = State()
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def main_options(
+    warehouse: Annotated[
+        str | None,
+        typer.Option(
+            "--warehouse",
+            "-w",
+            envvar="DORA_WAREHOUSE",
+            help="DuckDB warehouse file [default: ./dora.duckdb]",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", envvar="DORA_CONFIG", help="dora.toml [default: ./dora.toml if present]"),
+    ] = None,
+) -> None:
+    try:
+        state.config = config_mod.load(config)
+    except config_mod.ConfigError as exc:
+        fail(str(exc))
+    state.warehouse = warehouse or state.config.warehouse
+
+
+def existing_warehouse() -> Path:
+    """The warehouse a reading command reads: a path that does not exist is a mistake, not a new file."""
+    from warehouse import db
+
+    path = db.resolve_path(state.warehouse)
+    if not path.exists():
+        fail(f"no warehouse at {path}: build one with `dora demo`, `dora import DIR` or `dora collect ...`")
+    return path
+
+
+def parse_date(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"{name}: {value!r} is not a date (YYYY-MM-DD)")
+
+
+def scope_of(
+    start: str,
+    end: str,
+    group_by: GroupBy,
+    services: list[str] | None,
+    teams: list[str] | None,
+    environments: list[str] | None = None,
+):
+    from warehouse.metrics import Scope
+
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    if first > last:
+        fail(f"--from {first} is after --to {last}")
+    return Scope(
+        first,
+        last,
+        group_by.value,
+        tuple(services) if services else None,
+        tuple(teams) if teams else None,
+        tuple(e.strip().lower() for e in environments) if environments else None,
+    )
+
+
+def emit(rows: list[dict[str, Any]], fmt: Format, document: Any = None, title: str | None = None) -> None:
+    """The one output path of every command: a table for people, JSON or CSV for programs."""
+    if fmt is Format.json:
+        print(json.dumps(document if document is not None else rows, indent=1, default=_json_default))
+    elif fmt is Format.csv:
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows({k: _csv_value(v) for k, v in row.items()} for row in rows)
+        sys.stdout.write(buffer.getvalue())
+    else:
+        table = Table(title=title, show_lines=False)
+        columns = list(rows[0]) if rows else []
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*(_human(row[c]) for c in columns))
+        Console(width=max(Console().width, 100)).print(table if rows else "(no rows)")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ";".join(map(str, value))
+    return value
+
+
+def _human(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def run_transform(con) -> None:
+    from warehouse.transform import run
+
+    run(con, state.config.metrics)
+
+
+FromOpt = Annotated[str, typer.Option("--from", help="first day of the period (YYYY-MM-DD, UTC)")]
+
+
+ToOpt = Annotated[str, typer.Option("--to", help="last day of the period, inclusive")]
+
+
+GroupOpt = Annotated[GroupBy, typer.Option("--group-by", help="pool services per service, team or org")]
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", help="table for people, json or csv for programs")]
+
+
+ServiceOpt = Annotated[list[str] | None, typer.Option("--service", help="only these services (repeatable)")]
+
+
+TeamOpt = Annotated[list[str] | None, typer.Option("--team", help="only these teams (repeatable)")]
+
+
+EnvOpt = Annotated[
+    list[str] | None, typer.Option("--environment", help="only these production environments (repeatable)")
+]
+
+
+def records(frame) -> list[dict]:
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return [{k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in row.items()} for row in rows]

@@ -1,0 +1,74 @@
+"""`dora import`, `dora transform` and `dora demo`: what writes the warehouse from files or the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from doralytics.cli.common import (
+    app,
+    err,
+    fail,
+    parse_date,
+    run_transform,
+    state,
+)
+
+
+@app.command("import")
+def import_(folder: Annotated[Path, typer.Argument(help="folder holding the bundle's CSV files")]) -> None:
+    """Load a CSV bundle (spec/BUNDLE.md) into the warehouse, then rebuild the metrics.
+
+    Validation errors name file:line:column, exit with code 2 and load nothing.
+
+    Example: dora --warehouse dora.duckdb import ./bundle
+    """
+    from warehouse import db, load
+    from warehouse.bundle import BundleError
+
+    try:
+        with db.write(state.warehouse) as con:
+            counts = load.import_bundle(con, folder)
+            run_transform(con)
+    except BundleError as exc:
+        fail(str(exc))
+    except db.WarehouseError as exc:
+        fail(str(exc))
+    err.print("imported " + ", ".join(f"{n} {t}" for t, n in counts.items()), highlight=False)
+
+
+@app.command()
+def transform() -> None:
+    """Rebuild the marts (metrics) from the core tables. Runs by itself after import and collect.
+
+    Example: dora --warehouse dora.duckdb transform
+    """
+    from warehouse import db
+
+    try:
+        with db.write(state.warehouse) as con:
+            run_transform(con)
+    except db.WarehouseError as exc:
+        fail(str(exc))
+    err.print("transformed", highlight=False)
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="same seed and end date, same warehouse")] = 7,
+    end: Annotated[str | None, typer.Option(help="last day of the six months (default: today)")] = None,
+) -> None:
+    """Build a realistic demo organisation (4 teams, 12 services, 6 months) into the warehouse.
+
+    Example: dora --warehouse demo.duckdb demo --seed 7 --end 2026-06-30
+    """
+    from collectors.demo import generate as demo_mod
+    from warehouse import db
+
+    last = parse_date(end, "--end") if end else None
+    with db.write(state.warehouse) as con:
+        counts = demo_mod.build(con, seed=seed, end=last)
+        run_transform(con)
+    err.print("demo built: " + ", ".join(f"{n} {t}" for t, n in counts.items()), highlight=False)

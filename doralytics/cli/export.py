@@ -1,0 +1,116 @@
+"""`dora export csv|parquet|bundle|metrics`: tables, views, the bundle or the metrics table as files."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from doralytics.cli.common import (
+    GroupBy,
+    app,
+    err,
+    existing_warehouse,
+    fail,
+    scope_of,
+    state,
+)
+
+export_app = typer.Typer(
+    help="Write tables, views or the whole warehouse out as files.", no_args_is_help=True
+)
+
+
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("csv")
+def export_csv(
+    name: Annotated[str, typer.Argument(help="a table or view, e.g. marts.deployments or core.incidents")],
+    out: Annotated[Path, typer.Option("--out", help="the CSV file to write")],
+) -> None:
+    """Write one table or view as CSV (streamed, any size).
+
+    Example: dora export csv marts.changes --out changes.csv
+    """
+    from warehouse import db
+    from warehouse.export import ExportError
+    from warehouse.export import export_csv as write_csv
+
+    try:
+        with db.read(existing_warehouse()) as con:
+            rows = write_csv(con, name, out)
+    except ExportError as exc:
+        fail(str(exc))
+    err.print(f"wrote {rows} rows to {out}", highlight=False)
+
+
+@export_app.command("bundle")
+def export_bundle(
+    folder: Annotated[Path, typer.Argument(help="the folder to write the CSV files into")],
+) -> None:
+    """Write the canonical tables as a CSV bundle that `dora import` reads back.
+
+    Example: dora export bundle ./backup
+    """
+    from warehouse import db, load
+
+    with db.read(existing_warehouse()) as con:
+        counts = load.export_bundle(con, folder)
+    err.print("wrote " + ", ".join(f"{n} {t}" for t, n in counts.items()), highlight=False)
+
+
+class FileFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+@export_app.command("parquet")
+def export_parquet(
+    name: Annotated[str, typer.Argument(help="a table or view, e.g. marts.deployments or core.incidents")],
+    out: Annotated[Path, typer.Option("--out", help="the Parquet file to write")],
+) -> None:
+    """Write one table or view as Parquet (streamed by DuckDB, any size; types kept).
+
+    Example: dora export parquet marts.deployments --out deployments.parquet
+    """
+    from warehouse import db
+    from warehouse.export import ExportError, export
+
+    try:
+        with db.read(state.warehouse) as con:
+            rows = export(con, name, out, "parquet")
+    except (ExportError, db.WarehouseError) as exc:
+        fail(str(exc))
+    err.print(f"wrote {rows} rows to {out}", highlight=False, soft_wrap=True)
+
+
+@export_app.command("metrics")
+def export_metrics(
+    start: Annotated[str, typer.Option("--from", help="first day of the period (YYYY-MM-DD, UTC)")],
+    end: Annotated[str, typer.Option("--to", help="last day of the period, inclusive")],
+    out: Annotated[Path, typer.Option("--out", help="the file to write")],
+    group_by: Annotated[GroupBy, typer.Option("--group-by", help="service, team or org")] = GroupBy.service,
+    fmt: Annotated[FileFormat, typer.Option("--format", help="csv or parquet")] = FileFormat.csv,
+    service: Annotated[list[str] | None, typer.Option("--service", help="only these services")] = None,
+    team: Annotated[list[str] | None, typer.Option("--team", help="only these teams")] = None,
+    environment: Annotated[
+        list[str] | None, typer.Option("--environment", help="only these environments")
+    ] = None,
+) -> None:
+    """The metrics table of `dora metrics` as a file: one row per group, tiers as tier_<metric> columns.
+
+    Example: dora export metrics --from 2026-01-01 --to 2026-03-31 --group-by team --out q1.parquet
+    """
+    from reports.tables import write_metrics
+    from warehouse import db
+
+    scope = scope_of(start, end, group_by, service, team, environment)
+    try:
+        with db.read(state.warehouse) as con:
+            rows = write_metrics(con, scope, out, fmt.value, state.config.metrics.tiers)
+    except db.WarehouseError as exc:
+        fail(str(exc))
+    err.print(f"wrote {rows} rows to {out}", highlight=False, soft_wrap=True)

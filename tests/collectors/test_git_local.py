@@ -1,0 +1,219 @@
+"""The local git collector on a real repository built with `git` in a temp dir."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from collectors.base import CollectorError
+from collectors.git import collector as git_local
+from doralytics.config import MetricsSettings
+from warehouse import db
+from warehouse.metrics import Scope, compute
+from warehouse.sync import WarehouseSink
+from warehouse.transform import run as transform
+
+
+class Repo:
+    """A git repository whose every commit and tag gets the date we say."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir()
+        self.git("init", "-q", "-b", "main")
+        self.git("config", "user.name", "Alice")
+        self.git("config", "user.email", "alice@example.com")
+        self.git("config", "commit.gpgsign", "false")
+        self.git("config", "tag.gpgsign", "false")
+
+    def git(self, *args: str, when: str = "2026-03-02T09:00:00+00:00") -> str:
+        env = {**os.environ, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+        done = subprocess.run(["git", "-C", str(self.path), *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def commit(self, name: str, message: str, when: str) -> str:
+        (self.path / name).write_text(message + "\n")
+        self.git("add", name)
+        self.git("commit", "-q", "-m", message, when=when)
+        return self.git("rev-parse", "HEAD")
+
+
+def day(d: int, h: int, m: int = 0) -> str:
+    return f"2026-03-{d:02d}T{h:02d}:{m:02d}:00+00:00"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    """main: root, a --no-ff merge of a 2-commit branch, a squash merge, a revert; tags v1..v4."""
+    r = Repo(tmp_path / "shop")
+    r.root = r.commit("README", "Initial commit", day(2, 9))
+    r.git("tag", "-a", "v1", "-m", "release 1", when=day(2, 10))  # annotated: its own (tagger) time
+    r.git("checkout", "-q", "-b", "basket")
+    r.b1 = r.commit("basket.py", "Add basket", day(2, 11))
+    r.b2 = r.commit("basket_test.py", "Test basket", day(2, 12))
+    r.git("checkout", "-q", "main")
+    r.git("merge", "-q", "--no-ff", "basket", "-m", "Merge branch 'basket'", when=day(2, 14))
+    r.merge = r.git("rev-parse", "HEAD")
+    r.git("tag", "-a", "v2", "-m", "release 2", when=day(2, 15))
+    r.git("checkout", "-q", "-b", "cart")
+    r.commit("cart.py", "WIP cart", day(3, 9))
+    r.commit("cart.py", "WIP cart 2", day(3, 10))
+    r.git("checkout", "-q", "main")
+    r.git("merge", "-q", "--squash", "cart", when=day(3, 12))
+    r.git("commit", "-q", "-m", "Add cart", when=day(3, 12))
+    r.squash = r.git("rev-parse", "HEAD")
+    r.git("tag", "v3")  # lightweight: the commit's time
+    r.git("revert", "--no-edit", r.squash, when=day(4, 9))
+    r.revert = r.git("rev-parse", "HEAD")
+    r.git("tag", "-a", "v4", "-m", "release 4", when=day(4, 10))
+    r.git("tag", "-a", "nightly-1", "-m", "not a deploy", when=day(4, 11))
+    return r
+
+
+def collect(path: Path, warehouse: Path, **options) -> dict[str, int]:
+    settings = git_local.GitSettings(path=path, repo="shop", service="shop", team="web", **options)
+    with WarehouseSink(warehouse, "git") as sink:
+        return git_local.collect(settings, sink)
+
+
+def rows(warehouse: Path, sql: str) -> list[tuple]:
+    with db.read(warehouse) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_commits_and_tag_deployments(repo: Repo, warehouse: Path) -> None:
+    counts = collect(repo.path, warehouse, deploy_tags="v*")
+    assert counts == {"commits": 6, "deployments": 4}  # the squashed branch's own commits are not on main
+    merge = rows(
+        warehouse,
+        f"select parents, authored_at, author, message from core.commits where sha = '{repo.merge}'",
+    )
+    assert merge == [([repo.root, repo.b2], dt.datetime(2026, 3, 2, 14), "Alice", "Merge branch 'basket'")]
+    (message,) = rows(warehouse, f"select message from core.commits where sha = '{repo.revert}'")[0]
+    assert f"This reverts commit {repo.squash}." in message
+    deployments = rows(
+        warehouse,
+        "select deployment_id, commit_sha, finished_at, environment, status"
+        " from core.deployments order by finished_at",
+    )
+    assert deployments == [
+        ("git:shop:v1", repo.root, dt.datetime(2026, 3, 2, 10), "production", "success"),  # tagger date
+        ("git:shop:v2", repo.merge, dt.datetime(2026, 3, 2, 15), "production", "success"),
+        ("git:shop:v3", repo.squash, dt.datetime(2026, 3, 3, 12), "production", "success"),  # commit date
+        ("git:shop:v4", repo.revert, dt.datetime(2026, 3, 4, 10), "production", "success"),
+    ]
+    assert rows(warehouse, "select service, repo, team from core.services") == [("shop", "shop", "web")]
+
+    with db.write(warehouse) as con:
+        transform(con, MetricsSettings())
+        (got,) = compute(con, Scope(dt.date(2026, 3, 2), dt.date(2026, 3, 8), "service"))
+    # v1 is the baseline; v2 ships b1, b2 (the merge commit belongs to no PR: not a change); v3 the
+    # squash; v4 the revert, which makes v3 failed and v4 unplanned
+    assert (got["deployments"], got["baseline_deployments"], got["changes"]) == (4, 1, 4)
+    assert (got["failed_deployments"], got["unplanned_deployments"]) == (1, 1)
+    assert got["recovery_time_median_hours"] == pytest.approx(22.0)  # v3 12:00 -> v4 next day 10:00
+
+
+def test_second_run_reads_only_new_commits(repo: Repo, warehouse: Path) -> None:
+    collect(repo.path, warehouse)
+    assert collect(repo.path, warehouse) == {"commits": 0, "deployments": 0}
+    new = repo.commit("totals.py", "Speed up totals", day(5, 9))
+    assert collect(repo.path, warehouse) == {"commits": 1, "deployments": 0}
+    assert rows(warehouse, f"select count(*) from core.commits where sha = '{new}'") == [(1,)]
+    assert rows(warehouse, "select count(*) from core.commits") == [(7,)]
+
+
+def test_rewritten_history_is_read_again(repo: Repo, warehouse: Path) -> None:
+    collect(repo.path, warehouse)
+    repo.git("reset", "-q", "--hard", repo.merge)
+    amended = repo.commit("other.py", "Another line of work", day(6, 9))
+    assert collect(repo.path, warehouse)["commits"] == 5  # the old head is no ancestor: all of main again
+    assert rows(warehouse, f"select count(*) from core.commits where sha = '{amended}'") == [(1,)]
+
+
+def test_deploy_log(repo: Repo, warehouse: Path, tmp_path: Path) -> None:
+    log = tmp_path / "deploys.csv"
+    log.write_text(
+        "deployment_id,service,environment,commit_sha,started_at,finished_at,status\n"
+        f"d1,,Production,{repo.merge.upper()},2026-03-02T15:00:00Z,2026-03-02T15:10:00+00:00,success\n"
+        f"d2,shop,production,{repo.squash},,2026-03-03T13:00:00Z,failure\n"
+    )
+    assert collect(repo.path, warehouse, deploy_log=log)["deployments"] == 2
+    assert rows(
+        warehouse,
+        "select deployment_id, service, environment, commit_sha, status from core.deployments order by 1",
+    ) == [
+        ("d1", "shop", "production", repo.merge, "success"),  # shas and environments lowercased
+        ("d2", "shop", "production", repo.squash, "failure"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "d1,shop,prod,abc1234,,2026-03-02T15:10:00,success",
+            "deploys.csv:3:finished_at: not an ISO 8601 time",
+        ),
+        ("d1,shop,prod,xyz,,2026-03-02T15:10:00Z,success", "deploys.csv:3:commit_sha: not a sha"),
+        (
+            "d1,shop,prod,abc1234,,2026-03-02T15:10:00Z,ok",
+            "deploys.csv:3:status: expected success or failure",
+        ),
+        ("d0,shop,prod,abc1234,,2026-03-02T15:10:00Z,success", "deploys.csv:3:deployment_id: duplicate key"),
+        ("d1,shop,,abc1234,,2026-03-02T15:10:00Z,success", "deploys.csv:3:environment: empty required cell"),
+    ],
+)
+def test_deploy_log_errors_name_line_and_column(
+    repo: Repo, warehouse: Path, tmp_path: Path, line: str, message: str
+) -> None:
+    log = tmp_path / "deploys.csv"
+    log.write_text(
+        "deployment_id,service,environment,commit_sha,started_at,finished_at,status\n"
+        "d0,shop,prod,abc1234,,2026-03-02T15:00:00Z,success\n" + line + "\n"
+    )
+    with pytest.raises(CollectorError, match=message):
+        collect(repo.path, warehouse, deploy_log=log)
+
+
+def test_command_line(repo: Repo, warehouse: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "doralytics",
+            "--warehouse",
+            str(warehouse),
+            "collect",
+            "git",
+            str(repo.path),
+            "--service",
+            "shop-web",
+            "--team",
+            "web",
+            "--deploy-tags",
+            "v*",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [
+        {"repo": "shop", "service": "shop-web", "commits": 6, "deployments": 4}
+    ]
+    assert rows(warehouse, "select count(*) from marts.deployments") != [(0,)]  # transformed after collect
+
+
+def test_not_a_repository(tmp_path: Path, warehouse: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CollectorError, match="not a git repository|no commit"):
+        collect(tmp_path / "empty", warehouse)

@@ -1,0 +1,89 @@
+"""The commit-graph walk is incremental: a new day walks only the new deployments, and history that
+changes under walked deployments is walked again, always giving what a walk from scratch gives."""
+
+from __future__ import annotations
+
+from doralytics.config import MetricsSettings
+from tests.support.builder import Bundle, at, load_bundle, sha
+from warehouse import db, load, transform
+
+
+def reach(path) -> list[tuple]:
+    with db.read(path) as con:
+        return con.execute(
+            "select deployment_id, sha, is_shipped from marts.deployment_reach order by all"
+        ).fetchall()
+
+
+def base() -> Bundle:
+    b = Bundle()
+    b.chain("c0", "c1", "c2", when=at(1))
+    b.deploy("D1", "c0", at(2))
+    b.deploy("D2", "c2", at(3))
+    return b
+
+
+def add_and_transform(path, tmp_path, bundle: Bundle) -> int:
+    """Import `bundle`, then run the transform; returns how many deployments the walk visited."""
+    folder = bundle.write(tmp_path / "more")
+    with db.write(path) as con:
+        load.import_bundle(con, folder)
+        return int(transform.run(con, MetricsSettings())["walked_deployments"])
+
+
+def from_scratch(tmp_path, *bundles: Bundle) -> list[tuple]:
+    merged = Bundle()
+    merged.rows.clear()
+    for b in bundles:
+        for table, rows in b.rows.items():
+            merged.rows[table].extend(rows)
+    return reach(load_bundle(merged, tmp_path / "scratch").path)
+
+
+def test_a_new_day_walks_only_the_new_deployments(tmp_path):
+    r = load_bundle(base(), tmp_path)
+    day = Bundle()
+    day.rows.clear()
+    day.commit("c3", ("c2",), when=at(4))
+    day.deploy("D3", "c3", at(5))
+    assert add_and_transform(r.path, tmp_path, day) == 1
+    assert ("D3", sha("c3"), True) in reach(r.path)
+    assert reach(r.path) == from_scratch(tmp_path, base(), day)
+
+
+def test_a_missing_parent_arriving_later_rewalks_the_history(tmp_path):
+    b = Bundle()
+    b.commit("c0", when=at(1))
+    b.commit("c2", ("c1",), when=at(1, 2))  # c1 not loaded yet
+    b.deploy("D1", "c0", at(2))
+    b.deploy("D2", "c2", at(3))
+    r = load_bundle(b, tmp_path)
+    assert ("D2", sha("c0"), True) not in reach(r.path)
+    late = Bundle()
+    late.rows.clear()
+    late.commit("c1", ("c0",), when=at(1, 1))
+    assert add_and_transform(r.path, tmp_path, late) == 2  # both deployments of the pair walked again
+    assert ("D2", sha("c1"), True) in reach(r.path)
+    assert reach(r.path) == from_scratch(tmp_path, b, late)
+
+
+def test_a_deployment_arriving_out_of_order_rewalks_its_environment_only(tmp_path):
+    b = base()
+    b.deploy("S1", "c0", at(2), env="prod-eu")
+    r = load_bundle(b, tmp_path)
+    late = Bundle()
+    late.rows.clear()
+    late.deploy("D1b", "c1", at(2, 12))  # between D1 and D2 of production
+    assert add_and_transform(r.path, tmp_path, late) == 3
+    assert ("D1b", sha("c1"), True) in reach(r.path) and ("D2", sha("c1"), True) not in reach(r.path)
+    assert reach(r.path) == from_scratch(tmp_path, b, late)
+
+
+def test_nothing_new_walks_nothing(tmp_path):
+    r = load_bundle(base(), tmp_path)
+    with db.write(r.path) as con:
+        transform.run(con, MetricsSettings())
+    again = Bundle()
+    again.rows.clear()
+    again.commit("c2", ("c1",), when=at(1))  # the same row again
+    assert add_and_transform(r.path, tmp_path, again) == 0

@@ -1,0 +1,205 @@
+"""The base of every dora.toml section: typed pydantic models whose errors name the key path.
+
+Each part of the product declares its own section as a `Section` subclass (warehouse: `[metrics]`;
+collectors: `[github]`, `[gitlab]`, `[pagerduty]`, `[git]`; reports: `[report]`, `[smtp]`, `[schedule]`)
+and reads it with `parse`. This module imports no project code, so any layer may build on it.
+
+Messages read the same whatever the section: `github.repo."acme/x".workflow: expected a string, got int`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+
+class ConfigError(Exception):
+    """A dora.toml problem, its message starting with the key path it concerns."""
+
+
+def _compiled(value: Any) -> re.Pattern[str]:
+    if isinstance(value, re.Pattern):
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "regex_type", "expected a regular expression string, got {got}", {"got": type(value).__name__}
+        )
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise PydanticCustomError(
+            "regex_invalid",
+            "invalid regular expression {value}: {error}",
+            {"value": repr(value), "error": str(exc)},
+        ) from exc
+
+
+def _regex_text(value: Any) -> str:
+    return _compiled(value).pattern
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("number_type", "expected a number, got {got}", {"got": _type_name(value)})
+    if not math.isfinite(value):
+        raise PydanticCustomError("number_finite", "expected a finite number, got {value}", {"value": value})
+    return float(value)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise PydanticCustomError("strings_type", "expected a list of strings", {})
+    return tuple(value)
+
+
+Str = StrictStr
+Int = StrictInt
+Bool = StrictBool
+# A finite number; TOML integers are accepted and read as floats.
+Number = Annotated[float, BeforeValidator(_number)]
+NonNegative = Annotated[float, BeforeValidator(_number), Field(ge=0)]
+Positive = Annotated[float, BeforeValidator(_number), Field(gt=0)]
+# A regular expression: `Pattern` is compiled once on load; `Regex` keeps the checked text (for SQL).
+Pattern = Annotated[re.Pattern[str], BeforeValidator(_compiled)]
+Regex = Annotated[str, BeforeValidator(_regex_text)]
+Strings = Annotated[tuple[str, ...], BeforeValidator(_strings)]
+
+
+def nonempty(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("empty", "must not be empty", {})
+    return value
+
+
+NonEmpty = Annotated[str, Field(strict=True), AfterValidator(nonempty)]
+
+
+class Section(BaseModel):
+    """A dora.toml table: unknown keys are errors, values are checked, the result is immutable."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, arbitrary_types_allowed=True
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, BaseModel):
+            return data
+        if not isinstance(data, Mapping):
+            raise PydanticCustomError("table_type", "expected a table, got {got}", {"got": _type_name(data)})
+        known = [field.alias or name for name, field in cls.model_fields.items()]
+        for key in data:
+            if key not in known and key not in cls.model_fields:
+                raise PydanticCustomError(
+                    "unknown_key", "unknown key (known: {known})", {"key": key, "known": ", ".join(known)}
+                )
+        return data
+
+
+S = TypeVar("S", bound=BaseModel)
+
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+    "date_type": "a date YYYY-MM-DD",
+    "date_parsing": "a date YYYY-MM-DD",
+    "date_from_datetime_parsing": "a date YYYY-MM-DD",
+}
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    return type(value).__name__
+
+
+def key_path(parts: tuple[str | int, ...] | list[str | int]) -> str:
+    """`github`, `repo`, `acme/x`, `workflow` -> github.repo."acme/x".workflow; list items as [i]."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", part):
+            text += f".{part}" if text else part
+        else:
+            text += f'."{part}"' if text else f'"{part}"'
+    return text
+
+
+def _message(error: Mapping[str, Any]) -> tuple[tuple[str | int, ...], str]:
+    kind = error["type"]
+    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part and "]" in part))
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    if kind == "unknown_key":
+        return (*loc, ctx["key"]), error["msg"]
+    if kind == "extra_forbidden":
+        return loc, "unknown key"
+    if kind == "missing":
+        return loc, "required key is missing"
+    if kind in _EXPECTED:
+        return loc, f"expected {_EXPECTED[kind]}, got {_type_name(value)}"
+    if kind in ("literal_error", "enum"):
+        expected = ctx.get("expected", "").replace("'", "").replace(" or ", ", ")
+        return loc, f"expected one of {expected}, got {value!r}"
+    if kind == "greater_than_equal" and ctx.get("ge") == 0:
+        return loc, "must not be negative"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = {"greater_than_equal": "at least", "greater_than": "more than"}.get(kind, "at most")
+        limit = next(iter(ctx.values()), "")
+        return loc, f"must be {bound} {limit}, got {value!r}"
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return loc, message
+
+
+def errors_of(exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[str]:
+    """Every problem of a failed validation as `key.path: message`, in the order pydantic found them."""
+    out = []
+    for error in exc.errors(include_url=False):
+        loc, message = _message(error)
+        path = key_path((*prefix, *loc))
+        out.append(f"{path}: {message}" if path else message)
+    return out
+
+
+def parse(model: type[S], body: Any, *where: str | int, **values: Any) -> S:
+    """`body` (a dora.toml table) validated as `model`; `values` override keys (command-line options).
+    The first problem becomes a ConfigError naming its key path under `where` (e.g. "github")."""
+    if body is None:
+        body = {}
+    if isinstance(body, Mapping) and values:
+        body = {**body, **values}
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise ConfigError(errors_of(exc, where)[0]) from None
