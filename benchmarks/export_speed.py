@@ -105,7 +105,7 @@ def export_figures(rows: int, folder: Path) -> list[tuple[str, float, str]]:
 
 
 def report_figures(folder: Path) -> list[tuple[str, float, str]]:
-    from collectors.demo import generate as demo
+    from collectors import demo
     from doralytics.config import MetricsSettings
     from reports import render
     from reports.weekly import build, resolve_week

@@ -6,9 +6,14 @@ Pure functions (no Streamlit), shared by the charts and the views, so a number r
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import pandas as pd
+
+# The numbers themselves read the same in the dashboard, the report and the CLI: warehouse.units owns them.
+from warehouse.units import duration as duration
+from warehouse.units import frequency as frequency
+from warehouse.units import missing as missing
+from warehouse.units import percent as percent
 
 TIERS = ("elite", "high", "medium", "low")
 # One colour per tier everywhere (badges, bands, points). Mid-saturation hues that read on white and on
@@ -25,42 +30,6 @@ METRIC_TITLES = {
     "recovery_time": "Recovery time",
     "rework_rate": "Rework rate",
 }
-
-
-def missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def duration(hours: float | None) -> str:
-    """'45 minutes', '19.6 hours', '3.4 days': the unit a person would pick for that size."""
-    if missing(hours):
-        return "–"
-    sign = "-" if hours < 0 else ""
-    h = abs(hours)
-    if h < 1:
-        return f"{sign}{h * 60:.0f} minutes"
-    if h < 48:
-        return f"{sign}{h:.1f} hours"
-    return f"{sign}{h / 24:.1f} days"
-
-
-def percent(rate: float | None, digits: int = 0) -> str:
-    if missing(rate):
-        return "–"
-    return f"{rate * 100:.{digits}f}%"
-
-
-def frequency(per_day: float | None) -> str:
-    """Deployments per day in the unit that avoids tiny fractions: '3.2 per day', '2.1 per week'."""
-    if missing(per_day):
-        return "–"
-    if per_day >= 1:
-        return f"{per_day:.1f} per day"
-    if per_day * 7 >= 1:
-        return f"{per_day * 7:.1f} per week"
-    if per_day > 0:
-        return f"{per_day * 30:.1f} per month"
-    return "none"
 
 
 def count(n: int, singular: str, plural: str | None = None) -> str:

@@ -7,19 +7,25 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
+from dashboard import charts, queries
 from dashboard import format as fmt
-from dashboard import queries
 from dashboard.filters import Filters
 from doralytics.config import Tiers
 from warehouse.metrics import Scope
 
 MAX_TABLE_ROWS = 5_000
 CONTEXT_KEY = "dora_context"
+
+# The columns that say which deployment a row is, and those that tell a failed one's story.
+DEPLOYMENT_COLUMNS = ["service", "deployment_id", "environment", "commit_sha", "finished_at"]
+FAILURE_COLUMNS = ["failure_signals", "incident_ids", "remediated_by", "recovered_at", "recovery_hours"]
 
 DEFINITIONS = {
     "deployment_frequency": "Successful production deployments per day of the period. The tier uses the "
@@ -86,6 +92,26 @@ def header(title: str, ctx: Context, subtitle: str | None = None) -> None:
         f"{fmt.period(ctx.filters.start, ctx.filters.end)} · {ctx.filters.describe()}"
         + (f" · {subtitle}" if subtitle else "")
     )
+
+
+def page(title: str) -> tuple[Context, dict[str, Any]]:
+    """A metric page's opening: its title over the period and filters, and the pooled numbers; with no
+    deployment in the period it says so and the page stops there."""
+    ctx = context()
+    header(title, ctx)
+    g = ctx.pooled()
+    if g is None or not g["deployments"]:
+        no_deployments(ctx)
+        st.stop()
+    return ctx, g
+
+
+def tile_columns(ctx: Context, metric: str, g: dict[str, Any]) -> tuple[DeltaGenerator, DeltaGenerator]:
+    """The metric's tile (against the previous period) in a narrow column, beside a wide one for a chart."""
+    left, right = st.columns([1, 3])
+    with left:
+        tile(metric, g, ctx.pooled(ctx.filters.previous()), ctx)
+    return left, right
 
 
 def no_deployments(ctx: Context) -> None:
@@ -261,6 +287,15 @@ def week_rows(
     rows_table(
         ctx.explain(metric, bucket_scope(ctx, bucket)), columns, f"{name}-{bucket}", key=f"{name}-bucket"
     )
+
+
+def weekly_trend(
+    ctx: Context, metric: str, heading: str, key: str, columns: list[str], what: str, name: str
+) -> None:
+    """The metric per week against its tiers; clicking a week lists that week's rows below it."""
+    st.subheader(heading)
+    bucket = chart(ctx, key, lambda: charts.trend_chart(ctx.trend(), metric, ctx.tiers), selectable=True)
+    week_rows(ctx, metric, bucket, columns, what, name)
 
 
 def selected_bucket(event) -> str | None:

@@ -1,23 +1,18 @@
-"""How numbers read in a report: one place, so the HTML, the Markdown and the tests agree."""
+"""How numbers read in a report: warehouse.units in its short style ('19.6 h', '-' when empty), named once so
+that the HTML, the Markdown, the terminal table of `dora metrics` and the tests agree."""
 
 from __future__ import annotations
 
+from warehouse import units
+
 
 def duration(hours: float | None) -> str:
-    if hours is None:
-        return "-"
-    if hours < 1:
-        return f"{hours * 60:.0f} min"
-    if hours < 48:
-        return f"{hours:.1f} h"
-    return f"{hours / 24:.1f} d"
+    return units.duration(hours, short=True, empty="-")
 
 
-def pct(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value * 100:.1f}%"
+def pct(value: float | None, digits: int = 1) -> str:
+    return units.percent(value, digits, empty="-")
 
 
 def per_day(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}/day"
+    return units.per_day(value, empty="-")

@@ -138,7 +138,7 @@ def change(metric: Metric, now: float | None, before: float | None) -> Change | 
         if before == 0:
             return None if now == 0 else Change("▲", "new", metric.higher_is_better, 1.0)
         delta = (now - before) / before
-        label = f"{abs(delta):.0%}"
+        label = fmt.pct(abs(delta), 0)
         score = abs(math.log(now / before)) / math.log(2) if now > 0 else 1.0
     if abs(delta) < 0.005:
         return Change("=", "0%" if metric.kind != "rate" else "0.0 pp", None, 0.0)

@@ -4,8 +4,8 @@
     from warehouse.analyst import engine, core_deployments
     pd.read_sql(select(core_deployments).where(core_deployments.c.status == "failure"), engine("dora.duckdb"))
 
-The tables are declared, not reflected: duckdb-engine's reflection is broken (STACK.md). A test compares
-every declaration with information_schema, so they cannot drift from warehouse/migrations/.
+The tables are declared, not reflected (duckdb-engine's reflection is broken), from the one declaration of
+warehouse/schema.py; a test compares it with information_schema, so they cannot drift from the migrations.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from duckdb_engine import ConnectionWrapper
 from sqlalchemy.pool import NullPool
 
-from warehouse import db, sandbox
+from warehouse import db, sandbox, schema
 
 
 def engine(path: str | os.PathLike | None = None) -> sa.Engine:
@@ -41,94 +41,37 @@ def engine(path: str | os.PathLike | None = None) -> sa.Engine:
 
 
 metadata = sa.MetaData()
-# Keys (primary_key=True) are the grain of spec/BUNDLE.md; the warehouse enforces them in the loaders, not
-# with constraints, but declaring them lets the ORM map these tables. DateTime holds UTC, without zone.
-String, BigInteger, DateTime = sa.String, sa.BigInteger, sa.DateTime
-Strings = sa.ARRAY(sa.String)  # varchar[]: duckdb-engine reads it back as a Python list
+# The SQLAlchemy type of each DuckDB type of warehouse/schema.py. DateTime holds UTC, without zone; an
+# ARRAY of String is varchar[], which duckdb-engine reads back as a Python list.
+SA_TYPES: dict[str, sa.types.TypeEngine] = {
+    "VARCHAR": sa.String(),
+    "BIGINT": sa.BigInteger(),
+    "TIMESTAMP": sa.DateTime(),
+    "VARCHAR[]": sa.ARRAY(sa.String),
+}
 
 
-def _table(name: str, *columns: sa.Column) -> sa.Table:
-    # _load_id: the load that wrote the row (every core table has it; dora transform reads it)
-    return sa.Table(name, metadata, *columns, _required("_load_id", BigInteger), schema="core")
+def _declare(table: schema.Table) -> sa.Table:
+    # Keys (primary_key=True) are the grain; the warehouse enforces them in the loaders, not with
+    # constraints, but declaring them lets the ORM map these tables.
+    columns = [
+        sa.Column(
+            c.name,
+            SA_TYPES[c.sql_type],
+            primary_key=c.name in table.key,
+            nullable=table.is_nullable(c),
+        )
+        for c in table.columns
+    ]
+    load_id = sa.Column(schema.LOAD_ID, sa.BigInteger(), nullable=False)
+    return sa.Table(table.name, metadata, *columns, load_id, schema="core")
 
 
-def _key(name: str, type_: Any = String) -> sa.Column:
-    return sa.Column(name, type_, primary_key=True)
-
-
-def _required(name: str, type_: Any = String) -> sa.Column:
-    return sa.Column(name, type_, nullable=False)
-
-
-def _optional(name: str, type_: Any = String) -> sa.Column:
-    return sa.Column(name, type_)
-
-
-core_services = _table("services", _key("service"), _optional("repo"), _optional("team"))
-
-core_commits = _table(
-    "commits",
-    _key("repo"),
-    _key("sha"),
-    _required("parents", Strings),
-    _required("authored_at", DateTime),
-    _optional("committed_at", DateTime),
-    _optional("author"),
-    _optional("message"),
-)
-
-core_pull_requests = _table(
-    "pull_requests",
-    _key("repo"),
-    _key("number", BigInteger),
-    _optional("title"),
-    _optional("author"),
-    _optional("created_at", DateTime),
-    _optional("first_commit_at", DateTime),
-    _optional("first_review_at", DateTime),
-    _optional("merged_at", DateTime),
-    _optional("merge_commit_sha"),
-    _optional("head_branch"),
-    _optional("base_branch"),
-    _required("labels", Strings),
-)
-
-core_pull_request_commits = _table(
-    "pull_request_commits", _key("repo"), _key("number", BigInteger), _key("sha")
-)
-
-core_deployments = _table(
-    "deployments",
-    _key("deployment_id"),
-    _required("service"),
-    _required("environment"),
-    _optional("environment_tier"),
-    _required("commit_sha"),
-    _optional("started_at", DateTime),
-    _required("finished_at", DateTime),
-    _required("status"),
-)
-
-core_pipeline_runs = _table(
-    "pipeline_runs",
-    _key("run_id"),
-    _optional("service"),
-    _optional("pipeline"),
-    _optional("branch"),
-    _optional("commit_sha"),
-    _optional("started_at", DateTime),
-    _optional("finished_at", DateTime),
-    _optional("status"),
-)
-
-core_incidents = _table(
-    "incidents",
-    _key("incident_id"),
-    _required("service"),
-    _optional("title"),
-    _optional("severity"),
-    _required("created_at", DateTime),
-    _optional("resolved_at", DateTime),
-    _optional("deployment_id"),
-    _optional("commit_sha"),
-)
+CORE: dict[str, sa.Table] = {t.name: _declare(t) for t in schema.TABLES}
+core_services = CORE["services"]
+core_commits = CORE["commits"]
+core_pull_requests = CORE["pull_requests"]
+core_pull_request_commits = CORE["pull_request_commits"]
+core_deployments = CORE["deployments"]
+core_pipeline_runs = CORE["pipeline_runs"]
+core_incidents = CORE["incidents"]

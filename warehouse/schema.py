@@ -1,7 +1,8 @@
-"""The canonical tables, declared once: the bundle format, the migration check, the SQLAlchemy tables of
-the analyst engine and the key checks all read this declaration.
+"""The canonical tables, declared once: the bundle format, the SQLAlchemy tables of the analyst engine and
+the key checks read this declaration, and a test holds the migrations to it (tests/warehouse/test_schema.py).
 
-A table's `key` is its unique, not-null key; `required` columns must hold a value in every row.
+A table's `key` is its unique, not-null key; `required` columns must hold a value in every row. A new
+column is one `Column` here plus one migration (warehouse/migrations/) that adds it to core.<table>.
 """
 
 from __future__ import annotations
@@ -10,6 +11,12 @@ from dataclasses import dataclass
 
 # Column kinds: text (trimmed), raw (kept as is), lower (trimmed, lowercased), ts, sha, shas
 # (space-separated), labels (;-separated), int, status (deployment), run_status (pipeline run).
+# The DuckDB type each kind is stored as in core.<table>; the kinds not named here are varchar.
+SQL_TYPES = {"ts": "TIMESTAMP", "int": "BIGINT", "shas": "VARCHAR[]", "labels": "VARCHAR[]"}
+# Lists are stored empty rather than null, so an absent list cell is never null either.
+LIST_KINDS = ("shas", "labels")
+# Every core table also has the id of the load that wrote each row: `dora transform` reads it.
+LOAD_ID = "_load_id"
 
 
 @dataclass(frozen=True)
@@ -18,6 +25,11 @@ class Column:
     kind: str = "text"
     required: bool = False
     optional_in_file: bool = False
+
+    @property
+    def sql_type(self) -> str:
+        """The DuckDB type of the column in core.<table> (TIMESTAMP holds UTC)."""
+        return SQL_TYPES.get(self.kind, "VARCHAR")
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,10 @@ class Table:
 
     def is_required(self, column: Column) -> bool:
         return column.required or column.name in self.key
+
+    def is_nullable(self, column: Column) -> bool:
+        """Whether core.<table> lets the column be null."""
+        return not (self.is_required(column) or column.kind in LIST_KINDS)
 
 
 C = Column

@@ -9,10 +9,11 @@ Messages read the same whatever the section: `github.repo."acme/x".workflow: exp
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -90,12 +91,34 @@ def nonempty(value: str) -> str:
 NonEmpty = Annotated[str, Field(strict=True), AfterValidator(nonempty)]
 
 
+def most(limit: float, message: str) -> AfterValidator:
+    """An upper bound that says why: `Annotated[Int, most(100, "GitHub serves at most 100 items per page")]`."""
+
+    def check(value: float) -> float:
+        if value > limit:
+            raise PydanticCustomError("limit", message, {})
+        return value
+
+    return AfterValidator(check)
+
+
 class Section(BaseModel):
     """A dora.toml table: unknown keys are errors, values are checked, the result is immutable."""
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", populate_by_name=True, arbitrary_types_allowed=True
     )
+    # Said after the list of known keys, e.g. where a secret comes from instead.
+    unknown_hint: ClassVar[str] = ""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        # The sections were dataclasses, and the commands apply their options with dataclasses.replace:
+        # declaring the same fields lets that keep working (the new values are validated).
+        cls.__dataclass_fields__ = dataclasses.make_dataclass(
+            cls.__name__, list(cls.model_fields)
+        ).__dataclass_fields__
 
     @model_validator(mode="before")
     @classmethod
@@ -107,8 +130,11 @@ class Section(BaseModel):
         known = [field.alias or name for name, field in cls.model_fields.items()]
         for key in data:
             if key not in known and key not in cls.model_fields:
+                hint = f"; {cls.unknown_hint}" if cls.unknown_hint else ""
                 raise PydanticCustomError(
-                    "unknown_key", "unknown key (known: {known})", {"key": key, "known": ", ".join(known)}
+                    "unknown_key",
+                    "unknown key (known: {known}{hint})",
+                    {"key": key, "known": ", ".join(known), "hint": hint},
                 )
         return data
 

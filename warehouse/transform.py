@@ -14,7 +14,8 @@ import hashlib
 import logging
 import os
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from importlib import resources
 
 import duckdb
@@ -23,22 +24,54 @@ from doralytics.config import MetricsSettings, Tiers
 from warehouse import walk
 from warehouse.db import get_meta, read_sql, set_meta
 from warehouse.load import last_load_id
+from warehouse.schema import TABLE_BY_NAME
 
 log = logging.getLogger(__name__)
 
-# (mart, key columns, the temp table naming the keys to derive again). Built in this order.
+@dataclass(frozen=True)
+class Incremental:
+    """A mart derived again only for the keys that the rows written since the last transform can affect.
+
+    sql/affected/<mart>.sql selects those keys into the temp table `affected`, which sql/marts/<mart>.sql
+    reads; on a full rebuild `everything` selects every key instead. `keeps` names a temp table `_<name>`
+    that sql/affected/<name>.sql fills from the mart's rows before they are derived again, for a later
+    mart's affected SQL (skipped on a full rebuild, where every key is affected anyway).
+    """
+
+    mart: str
+    key: tuple[str, ...]
+    affected: str
+    everything: str
+    keeps: str | None = None
+
+
+_COMMIT = TABLE_BY_NAME["commits"].key  # commit_changes has one row per commit of core.commits
+# Derived in this order: each affected SQL reads the marts derived before it.
 INCREMENTAL = (
-    ("commit_changes", ("repo", "sha"), "_affected_commits"),
-    ("deployment_stats", ("deployment_id",), "_affected_deployments"),
-    ("changes", ("change_id",), "_affected_changes"),
+    Incremental(
+        "commit_changes",
+        _COMMIT,
+        "_affected_commits",
+        f"select {', '.join(_COMMIT)} from core.commits",
+        keeps="_changes_before",
+    ),
+    Incremental(
+        "deployment_stats",
+        ("deployment_id",),
+        "_affected_deployments",
+        "select deployment_id from marts.prod_deployments",
+    ),
+    Incremental(
+        "changes",
+        ("change_id",),
+        "_affected_changes",
+        "select distinct change_id from marts.commit_changes where change_id is not null",
+    ),
 )
-MARTS = (
-    "prod_deployments",
-    "deployment_reach",
-    *(m for m, _, _ in INCREMENTAL),
-    "incident_attribution",
-    "deployments",
-)
+# The marts rebuilt whole, before and after the walk and the incremental ones.
+BEFORE_WALK = ("prod_deployments",)
+AFTER_INCREMENTAL = ("incident_attribution", "deployments")
+MARTS = (*BEFORE_WALK, "deployment_reach", *(m.mart for m in INCREMENTAL), *AFTER_INCREMENTAL)
 
 
 def set_variables(con: duckdb.DuckDBPyConnection, settings: MetricsSettings) -> None:
@@ -87,33 +120,15 @@ def run(con: duckdb.DuckDBPyConnection, settings: MetricsSettings, full: bool = 
         if full:
             walk.clear(con)
 
-        started = time.perf_counter()
-        _build(con, "prod_deployments")
-        timings["prod_deployments"] = time.perf_counter() - started
-
+        for mart in BEFORE_WALK:
+            timings[mart] = _timed(_build, con, mart)
         started = time.perf_counter()
         walked = walk.walk(con)
         timings["deployment_reach"] = time.perf_counter() - started
-
-        for mart, key, affected in INCREMENTAL:
-            started = time.perf_counter()
-            if full:
-                _everything(con, affected)
-            else:
-                con.execute(f"create or replace temp table {affected} as {read_sql(f'affected/{mart}.sql')}")
-            if mart == "commit_changes" and not full:
-                # the changes these commits belonged to before: they may have lost them
-                con.execute(
-                    "create or replace temp table _changes_before as select change_id"
-                    " from marts.commit_changes semi join _affected_commits using (repo, sha)"
-                )
-            _derive(con, mart, key, affected, full)
-            timings[mart] = time.perf_counter() - started
-
-        for mart in ("incident_attribution", "deployments"):
-            started = time.perf_counter()
-            _build(con, mart)
-            timings[mart] = time.perf_counter() - started
+        for incremental in INCREMENTAL:
+            timings[incremental.mart] = _timed(_derive, con, incremental, full)
+        for mart in AFTER_INCREMENTAL:
+            timings[mart] = _timed(_build, con, mart)
 
         set_meta(con, "transformed_load_id", str(last_load))
         set_meta(con, "transform_fingerprint", stamp)
@@ -131,34 +146,27 @@ def run(con: duckdb.DuckDBPyConnection, settings: MetricsSettings, full: bool = 
     return {**timings, "walked_deployments": walked, "full": float(full)}
 
 
+def _timed(step: Callable[..., object], *args: object) -> float:
+    started = time.perf_counter()
+    step(*args)
+    return time.perf_counter() - started
+
+
 def _build(con: duckdb.DuckDBPyConnection, mart: str) -> None:
     con.execute(f"create or replace table marts.{mart} as {read_sql(f'marts/{mart}.sql')}")
 
 
-def _everything(con: duckdb.DuckDBPyConnection, affected: str) -> None:
-    """On a full rebuild every key is affected."""
-    source = {
-        "_affected_commits": "select repo, sha from core.commits",
-        "_affected_deployments": "select deployment_id from marts.prod_deployments",
-        "_affected_changes": "select distinct change_id from marts.commit_changes where change_id is not null",  # noqa: E501
-    }[affected]
-    con.execute(f"create or replace temp table {affected} as {source}")
-
-
-def _derive(
-    con: duckdb.DuckDBPyConnection, mart: str, key: tuple[str, ...], affected: str, full: bool
-) -> None:
-    """Replace the rows of an incremental mart whose keys are in `affected` (all of it when full)."""
-    sql = read_sql(f"marts/{mart}.sql")
+def _derive(con: duckdb.DuckDBPyConnection, mart: Incremental, full: bool) -> None:
+    """Replace the rows of an incremental mart whose keys are affected (all of it when full)."""
+    affected = mart.everything if full else read_sql(f"affected/{mart.mart}.sql")
+    con.execute(f"create or replace temp table {mart.affected} as {affected}")
+    sql = read_sql(f"marts/{mart.mart}.sql")
     if full:
-        con.execute(f"create or replace table marts.{mart} as {sql}")
+        con.execute(f"create or replace table marts.{mart.mart} as {sql}")
         return
-    match = " and ".join(f"m.{k} = a.{k}" for k in key)
-    con.execute(f"delete from marts.{mart} as m using {affected} as a where {match}")
-    if mart == "deployment_stats":
-        # deployments that are gone (their environment was walked again without them)
-        con.execute(
-            "delete from marts.deployment_stats where deployment_id not in "
-            "(select deployment_id from marts.prod_deployments)"
-        )
-    con.execute(f"insert into marts.{mart} by name {sql}")
+    if mart.keeps is not None:
+        keep = read_sql(f"affected/{mart.keeps.removeprefix('_')}.sql")
+        con.execute(f"create or replace temp table {mart.keeps} as {keep}")
+    match = " and ".join(f"m.{k} = a.{k}" for k in mart.key)
+    con.execute(f"delete from marts.{mart.mart} as m using {mart.affected} as a where {match}")
+    con.execute(f"insert into marts.{mart.mart} by name {sql}")

@@ -3,10 +3,11 @@
 A deployment ships the commits reachable from its sha that no earlier deployment to the same service
 and environment reached. Reachability over `parents` is a graph walk: recursive SQL would re-walk the
 whole history for every deployment (quadratic), while one depth-first walk per (service, environment)
-that stops at commits already reached visits each commit once. The walk's state (what each pair has
-reached, which deployments were walked, the graph it was walked on) stays in marts/, so the next
-transform walks only the new deployments over the commits they can still reach, unless history changed
-under the walked ones (sql/walk/reset.sql).
+that stops at commits already reached visits each commit once. The walk keeps its state: what each pair
+has reached (marts.deployment_reach, which the marts read), and which deployments were walked on which
+graph (schema walk_state, which only the transform reads). So the next transform walks only the new
+deployments over the commits they can still reach, unless history changed under the walked ones
+(sql/walk/reset.sql).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pyarrow as pa
 from warehouse.db import read_sql
 
 FLUSH_ROWS = 500_000
-STATE_TABLES = ("deployment_reach", "walk_done", "walk_graph", "walk_missing")
+STATE_TABLES = ("marts.deployment_reach", "walk_state.done", "walk_state.graph", "walk_state.missing")
 REACH_SCHEMA = pa.schema(
     [
         ("deployment_id", pa.string()),
@@ -36,7 +37,7 @@ REACH_SCHEMA = pa.schema(
 def clear(con: duckdb.DuckDBPyConnection) -> None:
     """Forget the walk state: the next walk starts from scratch."""
     for table in STATE_TABLES:
-        con.execute(f"delete from marts.{table}")
+        con.execute(f"delete from {table}")
 
 
 def walk(con: duckdb.DuckDBPyConnection) -> int:
@@ -46,9 +47,9 @@ def walk(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(f"create or replace temp table _walk_changed as {read_sql('walk/changed_commits.sql')}")
     con.execute(f"create or replace temp table _walk_reset as {read_sql('walk/reset.sql')}")
     if con.execute("select count(*) from _walk_reset").fetchall()[0][0]:
-        for table in ("deployment_reach", "walk_done"):
+        for table in ("marts.deployment_reach", "walk_state.done"):
             con.execute(
-                f"delete from marts.{table} t using _walk_reset r "
+                f"delete from {table} t using _walk_reset r "
                 "where t.service = r.service and t.environment = r.environment"
             )
 

@@ -70,14 +70,7 @@ shown = pd.DataFrame(
 ui.table(shown, f"data-quality-by-{by}", key="dq-table")
 
 st.subheader("The rows behind these counts")
-DEPLOYMENT_COLUMNS = [
-    "service",
-    "deployment_id",
-    "environment",
-    "commit_sha",
-    "finished_at",
-    "shipped_commits",
-]
+DEPLOYMENT_COLUMNS = [*ui.DEPLOYMENT_COLUMNS, "shipped_commits"]
 ROWS = {
     "unattributed_incidents": (
         "incidents",

@@ -6,15 +6,8 @@ from dashboard import charts, ui
 
 STACK_MAX = 12  # more groups than this make an unreadable stack: then one bar per bucket
 
-ctx = ui.context()
-ui.header("Deployment frequency", ctx)
-g = ctx.pooled()
-if g is None or not g["deployments"]:
-    ui.no_deployments(ctx)
-    st.stop()
-left, right = st.columns([1, 3])
-with left:
-    ui.tile("deployment_frequency", g, ctx.pooled(ctx.filters.previous()), ctx)
+ctx, g = ui.page("Deployment frequency")
+left, right = ui.tile_columns(ctx, "deployment_frequency", g)
 with right:
     grain = (
         st.segmented_control(
@@ -43,11 +36,7 @@ st.subheader("Weekly deployment days against the tiers")
 ui.chart(ctx, "df-trend", lambda: charts.trend_chart(ctx.trend(), "deployment_frequency", ctx.tiers))
 
 columns = [
-    "service",
-    "deployment_id",
-    "environment",
-    "commit_sha",
-    "finished_at",
+    *ui.DEPLOYMENT_COLUMNS,
     "shipped_commits",
     "is_baseline",
     "is_unknown_sha",

@@ -5,15 +5,9 @@ import streamlit as st
 from dashboard import charts, ui
 from dashboard import format as fmt
 
-ctx = ui.context()
-ui.header("Change lead time", ctx)
-g = ctx.pooled()
-if g is None or not g["deployments"]:
-    ui.no_deployments(ctx)
-    st.stop()
-left, right = st.columns([1, 3])
+ctx, g = ui.page("Change lead time")
+left, right = ui.tile_columns(ctx, "lead_time", g)
 with left:
-    ui.tile("lead_time", g, ctx.pooled(ctx.filters.previous()), ctx)
     if g["lead_time_excluded"]:
         st.caption(
             f"{fmt.count(g['lead_time_excluded'], 'change')} left out: negative lead time or unknown "

@@ -5,12 +5,7 @@ import streamlit as st
 from dashboard import charts, ui
 from dashboard import format as fmt
 
-ctx = ui.context()
-ui.header("Overview", ctx)
-g = ctx.pooled()
-if g is None or not g["deployments"]:
-    ui.no_deployments(ctx)
-    st.stop()
+ctx, g = ui.page("Overview")
 previous = ctx.filters.previous()
 before = ctx.pooled(previous)
 st.caption(f"The arrows compare with the previous period, {fmt.period(previous.start, previous.end)}.")

@@ -5,16 +5,10 @@ import streamlit as st
 from dashboard import charts, ui
 from dashboard import format as fmt
 
-ctx = ui.context()
-ui.header("Failed deployment recovery time", ctx)
-g = ctx.pooled()
-if g is None or not g["deployments"]:
-    ui.no_deployments(ctx)
-    st.stop()
+ctx, g = ui.page("Failed deployment recovery time")
 rows = ctx.explain("recovery_time")
-left, right = st.columns([1, 3])
+left, right = ui.tile_columns(ctx, "recovery_time", g)
 with left:
-    ui.tile("recovery_time", g, ctx.pooled(ctx.filters.previous()), ctx)
     if not fmt.missing(g["incident_mttr_median_hours"]):
         st.caption(
             f"For comparison with older tools: incidents resolved in the period took "
@@ -43,22 +37,15 @@ if g["unrecovered_failures"]:
         "incident is open. They are left out of the median.",
         icon=":material/warning:",
     )
-st.subheader("Median recovery time per week, against the tiers")
-bucket = ui.chart(
-    ctx, "rt-trend", lambda: charts.trend_chart(ctx.trend(), "recovery_time", ctx.tiers), selectable=True
+columns = ["service", "deployment_id", "environment", "finished_at", *ui.FAILURE_COLUMNS, "is_unrecovered"]
+ui.weekly_trend(
+    ctx,
+    "recovery_time",
+    "Median recovery time per week, against the tiers",
+    "rt-trend",
+    columns,
+    "Failed deployments",
+    "recoveries",
 )
-columns = [
-    "service",
-    "deployment_id",
-    "environment",
-    "finished_at",
-    "failure_signals",
-    "incident_ids",
-    "remediated_by",
-    "recovered_at",
-    "recovery_hours",
-    "is_unrecovered",
-]
-ui.week_rows(ctx, "recovery_time", bucket, columns, "Failed deployments", "recoveries")
 st.subheader("Failed deployments and their recovery")
 ui.rows_table(rows, columns, "recoveries", key="rt-rows")

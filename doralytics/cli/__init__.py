@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from doralytics.cli import collect, collect_apis, data, export, query, report, serve  # noqa: F401
-from doralytics.cli.common import app, err
+from doralytics.cli.common import app, error
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     try:
         app()
     except WarehouseError as exc:  # a locked, too new or untransformed warehouse: say so, no traceback
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        error(str(exc))
         sys.exit(2)
 
 

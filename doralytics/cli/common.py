@@ -53,8 +53,19 @@ state = State()
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
+    """The one way a command stops on an error: the message on stderr, then the exit code (2: usage, data)."""
+    error(message)
     raise typer.Exit(code)
+
+
+def error(message: str) -> None:
+    note(f"[red]error:[/red] {message}")
+
+
+def note(message: str) -> None:
+    """A line for the person at the terminal (what was written, delivered, started) on stderr, so that stdout
+    holds only what `emit` prints for programs. Never wrapped: paths and URLs stay whole for copying."""
+    err.print(message, highlight=False, soft_wrap=True)
 
 
 @app.callback()
@@ -120,8 +131,19 @@ def scope_of(
     )
 
 
-def emit(rows: list[dict[str, Any]], fmt: Format, document: Any = None, title: str | None = None) -> None:
-    """The one output path of every command: a table for people, JSON or CSV for programs."""
+def emit(
+    rows: list[dict[str, Any]],
+    fmt: Format,
+    document: Any = None,
+    title: str | None = None,
+    table: Table | None = None,
+    width: int = 100,
+) -> None:
+    """The one output path of every command: a table for people, JSON or CSV for programs.
+
+    JSON prints `document` when given (else the rows); the table format prints `table` when a command lays
+    its rows out itself, at least `width` columns wide.
+    """
     if fmt is Format.json:
         print(json.dumps(document if document is not None else rows, indent=1, default=_json_default))
     elif fmt is Format.csv:
@@ -131,6 +153,8 @@ def emit(rows: list[dict[str, Any]], fmt: Format, document: Any = None, title: s
             writer.writeheader()
             writer.writerows({k: _csv_value(v) for k, v in row.items()} for row in rows)
         sys.stdout.write(buffer.getvalue())
+    elif table is not None:
+        Console(width=max(Console().width, width)).print(table)
     else:
         table = Table(title=title, show_lines=False)
         columns = list(rows[0]) if rows else []
@@ -138,7 +162,7 @@ def emit(rows: list[dict[str, Any]], fmt: Format, document: Any = None, title: s
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*(_human(row[c]) for c in columns))
-        Console(width=max(Console().width, 100)).print(table if rows else "(no rows)")
+        Console(width=max(Console().width, width)).print(table if rows else "(no rows)")
 
 
 def _json_default(value: Any) -> Any:

@@ -9,8 +9,8 @@ import typer
 
 from doralytics.cli.common import (
     app,
-    err,
     fail,
+    note,
     parse_date,
     run_transform,
     state,
@@ -36,7 +36,7 @@ def import_(folder: Annotated[Path, typer.Argument(help="folder holding the bund
         fail(str(exc))
     except db.WarehouseError as exc:
         fail(str(exc))
-    err.print("imported " + ", ".join(f"{n} {t}" for t, n in counts.items()), highlight=False)
+    note("imported " + ", ".join(f"{n} {t}" for t, n in counts.items()))
 
 
 @app.command()
@@ -52,7 +52,7 @@ def transform() -> None:
             run_transform(con)
     except db.WarehouseError as exc:
         fail(str(exc))
-    err.print("transformed", highlight=False)
+    note("transformed")
 
 
 @app.command()
@@ -64,11 +64,11 @@ def demo(
 
     Example: dora --warehouse demo.duckdb demo --seed 7 --end 2026-06-30
     """
-    from collectors.demo import generate as demo_mod
+    from collectors import demo as demo_org
     from warehouse import db
 
     last = parse_date(end, "--end") if end else None
     with db.write(state.warehouse) as con:
-        counts = demo_mod.build(con, seed=seed, end=last)
+        counts = demo_org.build(con, seed=seed, end=last)
         run_transform(con)
-    err.print("demo built: " + ", ".join(f"{n} {t}" for t, n in counts.items()), highlight=False)
+    note("demo built: " + ", ".join(f"{n} {t}" for t, n in counts.items()))

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from doralytics.cli.common import (
+    EnvOpt,
+    FromOpt,
     GroupBy,
+    GroupOpt,
+    ServiceOpt,
+    TeamOpt,
+    ToOpt,
     app,
-    err,
     existing_warehouse,
     fail,
+    note,
     scope_of,
     state,
 )
@@ -26,25 +32,46 @@ export_app = typer.Typer(
 app.add_typer(export_app, name="export")
 
 
+class FileFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+RelationArg = Annotated[str, typer.Argument(help="a table or view, e.g. marts.deployments or core.incidents")]
+
+
+def _write_relation(name: str, out: Path, file_format: Literal["csv", "parquet"]) -> None:
+    from warehouse import db
+    from warehouse.export import ExportError, export
+
+    try:
+        with db.read(existing_warehouse()) as con:
+            rows = export(con, name, out, file_format)
+    except (ExportError, db.WarehouseError) as exc:
+        fail(str(exc))
+    note(f"wrote {rows} rows to {out}")
+
+
 @export_app.command("csv")
 def export_csv(
-    name: Annotated[str, typer.Argument(help="a table or view, e.g. marts.deployments or core.incidents")],
-    out: Annotated[Path, typer.Option("--out", help="the CSV file to write")],
+    name: RelationArg, out: Annotated[Path, typer.Option("--out", help="the CSV file to write")]
 ) -> None:
     """Write one table or view as CSV (streamed, any size).
 
     Example: dora export csv marts.changes --out changes.csv
     """
-    from warehouse import db
-    from warehouse.export import ExportError
-    from warehouse.export import export_csv as write_csv
+    _write_relation(name, out, "csv")
 
-    try:
-        with db.read(existing_warehouse()) as con:
-            rows = write_csv(con, name, out)
-    except ExportError as exc:
-        fail(str(exc))
-    err.print(f"wrote {rows} rows to {out}", highlight=False)
+
+@export_app.command("parquet")
+def export_parquet(
+    name: RelationArg, out: Annotated[Path, typer.Option("--out", help="the Parquet file to write")]
+) -> None:
+    """Write one table or view as Parquet (streamed by DuckDB, any size; types kept).
+
+    Example: dora export parquet marts.deployments --out deployments.parquet
+    """
+    _write_relation(name, out, "parquet")
 
 
 @export_app.command("bundle")
@@ -59,46 +86,19 @@ def export_bundle(
 
     with db.read(existing_warehouse()) as con:
         counts = load.export_bundle(con, folder)
-    err.print("wrote " + ", ".join(f"{n} {t}" for t, n in counts.items()), highlight=False)
-
-
-class FileFormat(StrEnum):
-    csv = "csv"
-    parquet = "parquet"
-
-
-@export_app.command("parquet")
-def export_parquet(
-    name: Annotated[str, typer.Argument(help="a table or view, e.g. marts.deployments or core.incidents")],
-    out: Annotated[Path, typer.Option("--out", help="the Parquet file to write")],
-) -> None:
-    """Write one table or view as Parquet (streamed by DuckDB, any size; types kept).
-
-    Example: dora export parquet marts.deployments --out deployments.parquet
-    """
-    from warehouse import db
-    from warehouse.export import ExportError, export
-
-    try:
-        with db.read(state.warehouse) as con:
-            rows = export(con, name, out, "parquet")
-    except (ExportError, db.WarehouseError) as exc:
-        fail(str(exc))
-    err.print(f"wrote {rows} rows to {out}", highlight=False, soft_wrap=True)
+    note("wrote " + ", ".join(f"{n} {t}" for t, n in counts.items()))
 
 
 @export_app.command("metrics")
 def export_metrics(
-    start: Annotated[str, typer.Option("--from", help="first day of the period (YYYY-MM-DD, UTC)")],
-    end: Annotated[str, typer.Option("--to", help="last day of the period, inclusive")],
+    start: FromOpt,
+    end: ToOpt,
     out: Annotated[Path, typer.Option("--out", help="the file to write")],
-    group_by: Annotated[GroupBy, typer.Option("--group-by", help="service, team or org")] = GroupBy.service,
+    group_by: GroupOpt = GroupBy.service,
     fmt: Annotated[FileFormat, typer.Option("--format", help="csv or parquet")] = FileFormat.csv,
-    service: Annotated[list[str] | None, typer.Option("--service", help="only these services")] = None,
-    team: Annotated[list[str] | None, typer.Option("--team", help="only these teams")] = None,
-    environment: Annotated[
-        list[str] | None, typer.Option("--environment", help="only these environments")
-    ] = None,
+    service: ServiceOpt = None,
+    team: TeamOpt = None,
+    environment: EnvOpt = None,
 ) -> None:
     """The metrics table of `dora metrics` as a file: one row per group, tiers as tier_<metric> columns.
 
@@ -109,8 +109,8 @@ def export_metrics(
 
     scope = scope_of(start, end, group_by, service, team, environment)
     try:
-        with db.read(state.warehouse) as con:
+        with db.read(existing_warehouse()) as con:
             rows = write_metrics(con, scope, out, fmt.value, state.config.metrics.tiers)
     except db.WarehouseError as exc:
         fail(str(exc))
-    err.print(f"wrote {rows} rows to {out}", highlight=False, soft_wrap=True)
+    note(f"wrote {rows} rows to {out}")

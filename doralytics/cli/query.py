@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from doralytics.cli.common import (
@@ -26,6 +25,9 @@ from doralytics.cli.common import (
     scope_of,
     state,
 )
+
+if TYPE_CHECKING:
+    from warehouse.metrics import Scope
 
 
 @app.command()
@@ -51,14 +53,11 @@ def metrics(
             groups = compute(con, scope, state.config.metrics.tiers)
     except db.WarehouseError as exc:
         fail(str(exc))
-    if fmt is Format.table:
-        _metrics_table(groups, scope)
-    else:
-        emit(flat(groups), fmt, to_json(scope, groups))
+    emit(flat(groups), fmt, to_json(scope, groups), table=_metrics_table(groups, scope), width=150)
 
 
-def _metrics_table(groups: list[dict], scope) -> None:
-    from reports.fmt import duration
+def _metrics_table(groups: list[dict[str, Any]], scope: Scope) -> Table:
+    from reports import fmt
 
     table = Table(
         title=f"DORA metrics {scope.start} to {scope.end} ({scope.days} days), per {scope.group_by}",
@@ -90,24 +89,20 @@ def _metrics_table(groups: list[dict], scope) -> None:
         ]
         table.add_row(
             g["group"],
-            f"{g['deploys_per_day']:.2f}/day {_tier(t['deployment_frequency'])}",
-            f"{duration(g['lead_time_median_hours'])} {_tier(t['lead_time'])}",
+            f"{fmt.per_day(g['deploys_per_day'])} {_tier(t['deployment_frequency'])}",
+            f"{fmt.duration(g['lead_time_median_hours'])} {_tier(t['lead_time'])}",
             str(g["changes"]),
-            f"{_pct(g['change_failure_rate'])} ({g['failed_deployments']}/{g['deployments']}) "
+            f"{fmt.pct(g['change_failure_rate'], 0)} ({g['failed_deployments']}/{g['deployments']}) "
             f"{_tier(t['change_failure_rate'])}",
-            f"{duration(g['recovery_time_median_hours'])} {_tier(t['recovery_time'])}",
-            f"{_pct(g['rework_rate'])} ({g['unplanned_deployments']}/{g['deployments']})",
+            f"{fmt.duration(g['recovery_time_median_hours'])} {_tier(t['recovery_time'])}",
+            f"{fmt.pct(g['rework_rate'], 0)} ({g['unplanned_deployments']}/{g['deployments']})",
             ", ".join(quality) or "ok",
         )
-    Console(width=max(Console().width, 150)).print(table)
+    return table
 
 
 def _tier(name: str | None) -> str:
     return f"· {name}" if name else ""
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
 
 
 @app.command()

@@ -16,12 +16,7 @@ from typing import Annotated
 
 import typer
 
-from doralytics.cli.common import (
-    app,
-    err,
-    fail,
-    state,
-)
+from doralytics.cli.common import Format, TeamOpt, app, emit, fail, note, state
 from doralytics.config import ConfigError
 
 log = logging.getLogger("doralytics.schedule")
@@ -101,15 +96,12 @@ def produce(
 def _report_failures(path: Path, outcomes: list) -> None:
     for outcome in outcomes:
         if outcome.ok:
-            err.print(f"delivered: {outcome.target}", highlight=False, soft_wrap=True)
+            note(f"delivered: {outcome.target}")
     failed = [o for o in outcomes if not o.ok]
     if failed:
         for o in failed:
-            err.print(
-                f"[red]delivery failed[/red] after {o.attempts} attempt(s): {o.target}: {o.error}",
-                highlight=False,
-            )
-        err.print(f"the report is kept at {path}", highlight=False, soft_wrap=True)
+            note(f"[red]delivery failed[/red] after {o.attempts} attempt(s): {o.target}: {o.error}")
+        note(f"the report is kept at {path}")
         raise typer.Exit(1)
 
 
@@ -121,7 +113,7 @@ def weekly(
     to: Annotated[
         str | None, typer.Option("--to", help="or: the 7 days ending on this date (YYYY-MM-DD)")
     ] = None,
-    team: Annotated[list[str] | None, typer.Option("--team", help="only these teams (repeatable)")] = None,
+    team: TeamOpt = None,
     fmt: Annotated[
         ReportFormat | None, typer.Option("--format", help="html (mail) or md (chat, wikis)")
     ] = None,
@@ -188,7 +180,7 @@ def weekly(
         )
     except ValueError as exc:
         fail(str(exc))
-    err.print(f"wrote {path}", highlight=False, soft_wrap=True)
+    note(f"wrote {path}")
     _report_failures(path, outcomes)
 
 
@@ -218,8 +210,6 @@ def schedule(
         fail("no [[schedule]] jobs in dora.toml: see `dora schedule` in the README for an example")
     _settings()  # report and smtp sections are checked now, not at the first run
     if list_jobs:
-        from doralytics.cli.common import Format, emit
-
         now = dt.datetime.now(dt.UTC)
         emit(
             [

@@ -12,8 +12,8 @@ import typer
 
 from doralytics.cli.common import (
     app,
-    err,
     fail,
+    note,
     state,
 )
 
@@ -65,9 +65,7 @@ def dashboard(
     env = dict(os.environ, DORA_WAREHOUSE=str(path))
     if state.config.path is not None:
         env["DORA_CONFIG"] = str(Path(state.config.path).resolve())
-    err.print(
-        f"Doralytics dashboard on http://{host}:{port} (warehouse {path}); Ctrl-C to stop", highlight=False
-    )
+    note(f"Doralytics dashboard on http://{host}:{port} (warehouse {path}); Ctrl-C to stop")
     try:
         code = subprocess.call(streamlit_command(port, host), env=env)
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from collectors.demo import generate as demo
+from collectors import demo
 from doralytics.config import MetricsSettings
 from warehouse import db, metrics, transform
 from warehouse.schema import TABLES

@@ -10,7 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from doralytics.config import MetricsSettings
-from warehouse import db, load, transform
+from tests.support.warehouses import import_and_transform
+from warehouse import db
 from warehouse.metrics import Scope, compute, explain
 from warehouse.schema import TABLE_BY_NAME
 
@@ -196,9 +197,7 @@ def load_bundle(bundle: Bundle, tmp_path: Path, **settings) -> Result:
     folder = bundle.write(tmp_path / "bundle")
     path = tmp_path / "w.duckdb"
     chosen = replace(MetricsSettings(), **settings)
-    with db.write(path) as con:
-        load.import_bundle(con, folder)
-        transform.run(con, chosen)
+    import_and_transform(path, folder, settings=chosen)
     return Result(path, chosen)
 
 

@@ -13,7 +13,7 @@ WEEK_FROM, WEEK_TO = "2026-06-22", "2026-06-28"
 
 
 def demo_warehouse(factory: pytest.TempPathFactory) -> Path:
-    from collectors.demo import generate as demo
+    from collectors import demo
     from doralytics.config import MetricsSettings
     from warehouse import db
     from warehouse.transform import run

@@ -5,22 +5,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tests.support.warehouses import small_warehouse
 from warehouse import analyst, db, sandbox
 
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
-    path = tmp_path / "w.duckdb"
-    with db.write(path) as con:
-        con.execute(
-            "insert into core.services values ('checkout', 'acme/shop', 'payments', 1),"
-            " ('search', null, null, 1)"
-        )
-        con.execute(
-            "insert into core.commits values ('acme/shop', 'abc123', ['p1', 'p2'], '2026-01-02 03:04:05',"
-            " null, 'ana', 'msg', 1)"
-        )
-    return path
+    return small_warehouse(tmp_path / "w.duckdb", commit_message="msg")
 
 
 CORE_TABLES = [

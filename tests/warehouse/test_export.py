@@ -4,22 +4,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.support.warehouses import small_warehouse
 from warehouse import db, export
 from warehouse.export import ExportError
 
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
-    path = tmp_path / "w.duckdb"
+    path = small_warehouse(tmp_path / "w.duckdb", commit_message='fix: a, "quoted"\nsecond line')
     with db.write(path) as con:
-        con.execute(
-            "insert into core.services values ('checkout', 'acme/shop', 'payments', 1),"
-            " ('search', null, null, 1)"
-        )
-        con.execute(
-            "insert into core.commits values ('acme/shop', 'abc123', ['p1', 'p2'], '2026-01-02 03:04:05',"
-            " null, 'ana', 'fix: a, \"quoted\"\nsecond line', 1)"
-        )
         # A mart with the same bare name as a core table shows which schema a bare name picks.
         con.execute(
             "create view marts.services as select service, team from core.services where team is not null"

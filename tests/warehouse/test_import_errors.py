@@ -7,17 +7,9 @@ import shutil
 import pytest
 
 from tests.support.cli import EXAMPLES, dora
-from warehouse import db
+from warehouse import db, schema
 
-TABLES = (
-    "services",
-    "commits",
-    "pull_requests",
-    "pull_request_commits",
-    "deployments",
-    "pipeline_runs",
-    "incidents",
-)
+TABLES = tuple(t.name for t in schema.TABLES)
 
 
 def fingerprint(path) -> dict:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from doralytics.config import MetricsSettings
 from tests.support.cli import EXAMPLES
+from tests.support.warehouses import import_and_transform
 from warehouse import db, load, transform
 from warehouse.metrics import Scope, compute
 from warehouse.transform import MARTS
@@ -24,10 +25,7 @@ PERIODS = [Scope(dt.date(2026, 1, 11), dt.date(2026, 1, 20), g) for g in ("servi
 
 
 def import_all(path: Path, *folders: Path) -> None:
-    for folder in folders:
-        with db.write(path) as con:
-            load.import_bundle(con, folder)
-            transform.run(con, MetricsSettings())
+    import_and_transform(path, *folders)
 
 
 def state(path: Path) -> tuple:

@@ -11,19 +11,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.support.warehouses import small_warehouse
 from warehouse import db, sandbox
 from warehouse.sandbox import SandboxError
 
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
-    path = tmp_path / "w.duckdb"
-    with db.write(path) as con:
-        con.execute(
-            "insert into core.services values ('checkout', 'acme/shop', 'payments', 1),"
-            " ('search', null, null, 1)"
-        )
-    return path
+    return small_warehouse(tmp_path / "w.duckdb")
 
 
 def _digest(path: Path) -> str:

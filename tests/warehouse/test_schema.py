@@ -1,12 +1,16 @@
-"""The warehouse schema is versioned: older files are upgraded in place, newer ones refused; every
-core and mart table has a unique, non-null key."""
+"""The warehouse schema is versioned: older files are upgraded in place, newer ones refused; the
+migrations build the canonical tables as warehouse/schema.py declares them; every core and mart table has
+a unique, non-null key."""
 
 from __future__ import annotations
 
+import re
+
+import duckdb
 import pytest
 
 from tests.support.cli import EXAMPLES, dora
-from warehouse import db
+from warehouse import db, schema
 
 
 def test_a_new_warehouse_has_the_layers_and_the_current_version(warehouse):
@@ -47,13 +51,70 @@ def test_a_newer_warehouse_is_refused_with_a_clear_message(warehouse):
     assert result.returncode == 2 and "upgrade doralytics" in result.stderr
 
 
+def test_an_older_warehouse_gets_the_walk_state_schema_keeping_the_walk(tmp_path):
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))  # a warehouse as version 1 left it, with a walk in marts
+    con.execute(db.migrations()[0][1])
+    con.execute("insert into main._doralytics values ('schema_version', '1')")
+    con.execute(
+        "insert into marts.walk_done values ('D1', 'svc', 'production', 1, 'abc1234', 'acme/svc',"
+        " now(), false)"
+    )
+    con.execute("insert into marts.walk_graph values ('acme/svc', 'abc1234', ['def5678'])")
+    con.execute("insert into marts.walk_missing values ('acme/svc', 'def5678')")
+    con.close()
+    with db.read(path) as con:
+        assert db.schema_version(con) == db.SCHEMA_VERSION
+        assert con.execute("select deployment_id, env_seq from walk_state.done").fetchall() == [("D1", 1)]
+        assert con.execute("select parents from walk_state.graph").fetchall() == [(["def5678"],)]
+        assert con.execute("select sha from walk_state.missing").fetchall() == [("def5678",)]
+        left = con.execute(
+            "select table_name from information_schema.tables"
+            " where table_schema = 'marts' and table_name like 'walk%'"
+        ).fetchall()
+        assert left == []
+
+
+def _migration_text() -> str:
+    return "\n".join(sql for _, sql in db.migrations())
+
+
+@pytest.mark.parametrize("table", schema.TABLES, ids=lambda t: t.name)
+def test_the_migrations_build_each_core_table_as_declared(tmp_path, table):
+    with db.write(tmp_path / "w.duckdb") as con:  # a fresh warehouse: exactly what the migrations build
+        real = con.execute(
+            """
+            select column_name, data_type, is_nullable = 'YES' from information_schema.columns
+            where table_schema = 'core' and table_name = ? order by ordinal_position
+            """,
+            [table.name],
+        ).fetchall()
+        not_null = {
+            r[0][0]
+            for r in con.execute(
+                "select constraint_column_names from duckdb_constraints()"
+                " where schema_name = 'core' and table_name = ? and constraint_type = 'NOT NULL'",
+                [table.name],
+            ).fetchall()
+        }
+    declared = [(c.name, c.sql_type, table.is_nullable(c)) for c in table.columns]
+    assert real == [*declared, (schema.LOAD_ID, "BIGINT", False)]
+    assert set(table.key) <= not_null
+    # The key is the grain (the loaders enforce it, not an index): the migration's grain line names it.
+    grain = re.search(
+        rf"-- grain: one row per \(?([\w, ]+?)\)?\n(?:--.*\n)*create table if not exists core\.{table.name} ",
+        _migration_text(),
+    )
+    assert grain is not None and tuple(grain.group(1).split(", ")) == table.key
+
+
+# The keys of the core tables the generated example fills, and of the marts.
 KEYS = {
-    "core.services": "service",
-    "core.commits": "repo, sha",
-    "core.pull_requests": "repo, number",
-    "core.pull_request_commits": "repo, number, sha",
-    "core.deployments": "deployment_id",
-    "core.incidents": "incident_id",
+    **{
+        f"core.{t.name}": ", ".join(t.key)
+        for t in schema.TABLES
+        if (EXAMPLES / "generated" / t.file).is_file()
+    },
     "marts.prod_deployments": "deployment_id",
     "marts.deployments": "deployment_id",
     "marts.deployment_reach": "service, environment, sha",

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from doralytics.config import MetricsSettings
 from tests.support.builder import Bundle, at, load_bundle, sha
-from warehouse import db, load, transform
+from tests.support.warehouses import import_and_transform
+from warehouse import db, transform
 
 
 def reach(path) -> list[tuple]:
@@ -25,10 +26,7 @@ def base() -> Bundle:
 
 def add_and_transform(path, tmp_path, bundle: Bundle) -> int:
     """Import `bundle`, then run the transform; returns how many deployments the walk visited."""
-    folder = bundle.write(tmp_path / "more")
-    with db.write(path) as con:
-        load.import_bundle(con, folder)
-        return int(transform.run(con, MetricsSettings())["walked_deployments"])
+    return int(import_and_transform(path, bundle.write(tmp_path / "more"))["walked_deployments"])
 
 
 def from_scratch(tmp_path, *bundles: Bundle) -> list[tuple]:

@@ -1,6 +1,7 @@
 -- The changes whose lead time must be derived again: shipped by a deployment just walked, of a commit
 -- whose change facts changed (before or after), of a pull request written since the last transform, or
 -- of a service whose walk started again.
+-- reads temp: _walked, _changes_before, _affected_commits, _walk_reset
 select cc.change_id
 from marts.deployment_reach as r
 join marts.commit_changes as cc using (repo, sha)

@@ -1,6 +1,7 @@
 -- grain: one row per (service, change): the change as counted at the first production deployment of
 -- the service that shipped any of its commits, with its lead time and PR stages. Derived for the
 -- changes in _affected_changes (all of them on a full rebuild).
+-- reads temp: _affected_changes
 with deployments as (
     select * from marts.prod_deployments
 ),

@@ -1,6 +1,7 @@
 -- grain: one row per commit of core.commits, with the change it belongs to (null: a merge commit
 -- of no merged PR) and what the failure rules need to know about it. Derived for the commits in
 -- _affected_commits (all of them on a full rebuild).
+-- reads temp: _affected_commits
 with merged as (
     select * from core.pull_requests where merged_at is not null
 ),

@@ -1,5 +1,6 @@
 -- grain: one row per production deployment that shipped commits: how many, and whether any of them
 -- belongs to a hotfix change or reverts a commit. Derived for the deployments in _affected_deployments.
+-- reads temp: _affected_deployments
 select
     r.deployment_id,
     count(*) as shipped_commits,

@@ -1,5 +1,6 @@
 -- For each (service, environment) with deployments to walk: the commits of its repo it has not reached
 -- yet. A full walk gets whole graphs; a daily one the new commits (and any never reached).
+-- reads temp: _walk_pending
 with pairs as (
     select distinct service, environment, repo from _walk_pending
 )

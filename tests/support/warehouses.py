@@ -1,0 +1,42 @@
+"""Warehouses for tests: a small hand-filled one, and bundles imported and transformed.
+
+(The demo warehouse the report, export and notebook tests share is tests/support/reports.py's
+demo_warehouse.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from doralytics.config import MetricsSettings
+from warehouse import db, load, transform
+
+
+def small_warehouse(path: Path, commit_message: str | None = None) -> Path:
+    """A fresh warehouse with two services (one without repo and team) and, given its message, a commit
+    with two parents and no committed_at."""
+    with db.write(path) as con:
+        con.execute(
+            "insert into core.services values ('checkout', 'acme/shop', 'payments', 1),"
+            " ('search', null, null, 1)"
+        )
+        if commit_message is not None:
+            con.execute(
+                "insert into core.commits values ('acme/shop', 'abc123', ['p1', 'p2'], '2026-01-02 03:04:05',"
+                " null, 'ana', ?, 1)",
+                [commit_message],
+            )
+    return path
+
+
+def import_and_transform(
+    path: Path, *folders: Path, settings: MetricsSettings | None = None
+) -> dict[str, float]:
+    """Import each bundle folder in turn, running the transform after each, as `dora import` does;
+    returns the last transform's figures."""
+    figures: dict[str, float] = {}
+    for folder in folders:
+        with db.write(path) as con:
+            load.import_bundle(con, folder)
+            figures = transform.run(con, settings or MetricsSettings())
+    return figures
