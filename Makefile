@@ -24,14 +24,16 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-# The dashboard's end-to-end test drives Debian's chromium (never `playwright install`: see STACK.md).
+# The dashboard's end-to-end test drives Debian's chromium (never `playwright install`: its download fails here).
 browser:
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium fonts-liberation)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/ruff format --check .
 
 # The benchmarks print their figures (about 10 minutes in all); GNU time reads peak memory.

@@ -24,8 +24,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.support import browser
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 PAGES = [
     "Overview",
@@ -66,7 +70,7 @@ def build_scale(folder: Path, scale: float) -> Path:
     return path
 
 
-def choose_period(page, label: str) -> None:
+def choose_period(page: Page, label: str) -> None:
     box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Period")
     box.click()
     page.get_by_role("option", name=label).click()

@@ -58,7 +58,8 @@ def _peak_mb(command: list[str]) -> tuple[float, float]:
         time.sleep(0.02)
     seconds = time.perf_counter() - started
     if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read()}")
+        error = process.stderr.read() if process.stderr else ""
+        raise RuntimeError(f"{' '.join(command)} failed: {error}")
     return seconds, peak
 
 
@@ -106,10 +107,10 @@ def export_figures(rows: int, folder: Path) -> list[tuple[str, float, str]]:
 
 def report_figures(folder: Path) -> list[tuple[str, float, str]]:
     from collectors import demo
-    from doralytics.config import MetricsSettings
     from reports import render
     from reports.weekly import build, resolve_week
     from warehouse import db
+    from warehouse.metric_settings import MetricsSettings
     from warehouse.transform import run
 
     warehouse = folder / "demo.duckdb"

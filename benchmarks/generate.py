@@ -32,30 +32,19 @@ from warehouse.load import upsert
 
 DEFAULT_END = dt.datetime(2026, 11, 1)
 HOLDOUT_DAYS = 1
-# Core tables the generator fills, in load order, with their keys (spec/BUNDLE.md).
-KEYS: dict[str, tuple[str, ...]] = {
-    "services": ("service",),
-    "commits": ("repo", "sha"),
-    "pull_requests": ("repo", "number"),
-    "pull_request_commits": ("repo", "number", "sha"),
-    "deployments": ("deployment_id",),
-    "incidents": ("incident_id",),
-}
-HELD_OUT = tuple(t for t in KEYS if t != "services")
+# The core tables the generator fills, in load order (their keys are warehouse.schema's).
+FILLED = ("services", "commits", "pull_requests", "pull_request_commits", "deployments", "incidents")
+HELD_OUT = FILLED[1:]
 SQL_FOLDER = Path(__file__).parent / "sql" / "generate"
 
 
-def sizes(
-    services: int = 200,
-    commits: int = 2_000_000,
-    pull_requests: int = 400_000,
-    deployments: int = 300_000,
-    incidents: int = 20_000,
-    scale: float = 1.0,
-    stretch: float = 1.0,
-) -> dict[str, int]:
+# The full-size organisation (scale 1.0): services and the rows of a year.
+SIZES = {"services": 200, "commits": 2_000_000, "prs": 400_000, "deployments": 300_000, "incidents": 20_000}
+
+
+def sizes(scale: float = 1.0, stretch: float = 1.0) -> dict[str, int]:
     """Row targets after scaling. `stretch` grows the counts (not the services) for extra generated days."""
-    n_services = max(2, round(services * scale))
+    n_services = max(2, round(SIZES["services"] * scale))
 
     def n(value: int) -> int:
         return max(1, round(value * scale * stretch))
@@ -64,10 +53,7 @@ def sizes(
         "n_services": n_services,
         # ~10 services per team, like the full-size org (200 services, 20 teams)
         "n_teams": max(1, round(n_services / 10)),
-        "n_commits": n(commits),
-        "n_prs": n(pull_requests),
-        "n_deployments": n(deployments),
-        "n_incidents": n(incidents),
+        **{f"n_{kind}": n(SIZES[kind]) for kind in ("commits", "prs", "deployments", "incidents")},
     }
 
 
@@ -81,24 +67,20 @@ def _us(moment: dt.datetime) -> int:
 
 def generate(
     path: str | os.PathLike,
-    services: int = 200,
-    commits: int = 2_000_000,
-    pull_requests: int = 400_000,
-    deployments: int = 300_000,
-    incidents: int = 20_000,
     days: int = 365,
     seed: int = 1,
     scale: float = 1.0,
     end: dt.datetime = DEFAULT_END,
     holdout_path: str | os.PathLike | None = None,
 ) -> dict[str, int]:
-    """Fill the (empty) warehouse at `path` with `days` of history ending at `end` (UTC, exclusive).
+    """Fill the (empty) warehouse at `path` with `days` of history ending at `end` (UTC, exclusive), the
+    full-size organisation scaled by `scale`.
 
     Returns the rows written per core table. With `holdout_path`, the day after `end` goes to that file
     instead, and the counts are stretched so the warehouse itself still holds the full targets.
     """
     extra_days = HOLDOUT_DAYS if holdout_path is not None else 0
-    n = sizes(services, commits, pull_requests, deployments, incidents, scale, (days + extra_days) / days)
+    n = sizes(scale, (days + extra_days) / days)
     start = end - dt.timedelta(days=days)
     variables: dict[str, int] = {
         **n,
@@ -108,7 +90,7 @@ def generate(
         "cutoff_us": _us(end),
     }
     with db.write(path) as con:
-        if con.execute("select count(*) from core.commits").fetchone()[0]:
+        if con.execute("select count(*) from core.commits").fetchall()[0][0]:
             raise ValueError(f"{path} already holds commits: generate into a fresh warehouse")
         # a progress bar on stderr would garble the benchmark's output
         con.execute("set enable_progress_bar = false")
@@ -117,14 +99,14 @@ def generate(
         for sql in _sql_files():
             con.execute(sql)
         con.execute("begin")
-        for table in KEYS:
+        for table in FILLED:
             # through the loaders' own upsert, so the rows carry whatever bookkeeping a load adds
             # (load ids for the incremental transform) exactly as an import would
             upsert(con, table, f"gm_{table}")
         con.execute("commit")
         if holdout_path is not None:
             _write_holdout(con, Path(holdout_path))
-        counts = {t: con.execute(f"select count(*) from core.{t}").fetchone()[0] for t in KEYS}
+        counts = {t: con.execute(f"select count(*) from core.{t}").fetchall()[0][0] for t in FILLED}
         for table in ("g_incidents", "g_deployments", "g_commits", "g_prs", "g_units", "g_services"):
             con.execute(f"drop table if exists {table}")
     return counts
@@ -148,7 +130,7 @@ def add_holdout(path: str | os.PathLike, holdout_path: str | os.PathLike) -> dic
         con.execute("begin")
         for table in HELD_OUT:
             upsert(con, table, f"hold.{table}")
-            counts[table] = con.execute(f"select count(*) from hold.{table}").fetchone()[0]
+            counts[table] = con.execute(f"select count(*) from hold.{table}").fetchall()[0][0]
         con.execute("commit")
         con.execute("detach hold")
     return counts

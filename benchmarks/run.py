@@ -198,7 +198,7 @@ class Bench:
 def last_day(warehouse: Path) -> dt.date:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        newest = con.execute("select max(finished_at) from core.deployments").fetchone()[0]
+        newest = con.execute("select max(finished_at) from core.deployments").fetchall()[0][0]
     finally:
         con.close()
     return newest.date()
@@ -313,7 +313,8 @@ def bench(scale: float, out: Path, work: Path) -> dict:
 
 
 def _fmt(value: float | None, spec: str) -> str:
-    width = int(re.match(r"\d*", spec).group() or 0)
+    digits = re.match(r"\d*", spec)  # the width a format spec starts with, if any
+    width = int(digits.group() or 0) if digits else 0
     return "-".rjust(width) if value is None else format(value, spec)
 
 

@@ -1,8 +1,10 @@
-"""What every API collector shares: records and batches, cursors, failure classification, rate budget.
+"""What every collector shares: the `Collector` protocol, the run it is given, its result, its errors, the
+failure classification of HTTP responses and the rate budget.
 
 A collector fetches pages and yields `Batch`es; a sink (warehouse/sync.py) writes each batch (raw payloads,
 canonical rows and the cursor that says where to resume) in one transaction. Collectors know nothing of
-DuckDB: they read cursors and ask about known commits through the `Sink` protocol only.
+DuckDB: they read cursors and ask about known commits through the `Sink` protocol only. collectors/runner.py
+runs a `Collector`: its scopes on a thread pool, one shared rate budget, a rejected token stopping the run.
 """
 
 from __future__ import annotations
@@ -15,19 +17,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from warehouse.batch import Batch, Sink
+from warehouse.batch import Sink
 
 
 class CollectorError(Exception):
-    """A failure the user has to act on (bad token, missing repo or permission). Ends the run."""
+    """A failure the user has to act on (bad token, missing repo or permission). Ends the scope."""
 
 
-class RetriableError(Exception):
-    """A failure that goes away by waiting (rate limit, server error); `wait` seconds are suggested."""
+class TokenRejected(CollectorError):
+    """A 401: no scope can succeed with this token, so the whole run stops."""
 
-    def __init__(self, message: str, wait: float = 0.0) -> None:
-        super().__init__(message)
-        self.wait = wait
+
+class Cancelled(CollectorError):
+    """Another scope's failure (a rejected token) dooms the whole run: this scope stops too."""
 
 
 class MissingField(Exception):
@@ -53,33 +55,80 @@ class NoProgress:
         pass
 
 
-class Batches:
-    """Cursors and batch writes of a per-repository (or per-project) collector. The subclass sets `name`,
-    `settings` (with `.full`), `sink`, `stats`, `progress` and `cursors = {}`."""
+@dataclass
+class Stats:
+    """Per-scope counters for the end-of-run summary."""
 
-    name: str
-    settings: Any
+    requests: int = 0
+    not_modified: int = 0
+    items: int = 0
+    quarantined: int = 0
+    waited_seconds: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+
+@dataclass
+class Run:
+    """What the runner gives a collector: where batches go, who watches, the rate budget every worker
+    shares, the event that cancels the run, and the counters of the requests made before any scope."""
+
     sink: Sink
-    stats: Any
     progress: Progress
-    cursors: dict[str, dict[str, Any]]
-
-    def cursor(self, entity: str) -> dict[str, Any]:
-        if entity not in self.cursors:
-            saved = None if self.settings.full else self.sink.cursor(self.name, entity)
-            self.cursors[entity] = dict(saved or {})
-        return self.cursors[entity]
-
-    def write(self, batch: Batch) -> None:
-        if batch.cursor is not None:
-            self.cursors[batch.entity] = batch.cursor
-        self.sink.write(batch)
-        self.stats.items += batch.items
-        self.stats.quarantined += len(batch.quarantined)
-        self.progress.update(self.name, batch.entity, self.stats.items)
+    budget: RateBudget
+    cancel: threading.Event = field(default_factory=threading.Event)
+    setup: Stats = field(default_factory=Stats)
 
 
-# --- HTTP failure classification (tap-github validate_response style) -----------------------------
+@dataclass
+class RunResult:
+    """Per-scope counters and failures (scope -> message) of a run, and the budget it left."""
+
+    stats: dict[str, Stats]
+    errors: dict[str, str]
+    budget: RateBudget
+    seconds: float
+
+
+class Collector(Protocol):
+    """A source on the runner (collectors/runner.py), which does the rest: the thread pool, the shared rate
+    budget, the run result, stopping every scope when the token is rejected, the null sink of a dry run.
+
+    A new source (Jenkins, Argo CD, Opsgenie, Bitbucket) is one package `collectors/<source>/` with:
+
+    - `client.py`: the transport (an official client library where there is one), raising `CollectorError`
+      with a message that names the scope and says what to do, `TokenRejected` for a 401;
+    - `rows.py`: payload -> canonical row (warehouse/schema.py), pure functions raising `MissingField`;
+    - `settings.py`: its dora.toml section as a model (warehouse/settings.py);
+    - `collector.py`: a class with the members below, and a `collect(make_client, settings, sink)` that
+      builds it and calls `runner.run`. Per scope, a `runner.Scope` keeps the cursors and writes batches.
+
+    Then a `dora collect <source>` command in doralytics/cli/ reads the token and prints the summary.
+    """
+
+    source: str  # raw.<source>__<entity> tables, raw.cursors.source
+    workers: int  # scopes collected at once
+    max_rate_limit_wait: float | None  # a rate limit reset further away than this ends the run
+
+    def scopes(self, run: Run) -> list[str]:
+        """The names of the scopes (repositories, projects, services) to collect; requests made to list
+        them count in `run.setup`. Raises CollectorError when there is nothing to collect."""
+        ...
+
+    def collect(self, scope: str, run: Run, stats: Stats) -> None:
+        """Collect one scope, in a worker thread; raises CollectorError to fail this scope only."""
+        ...
+
+
+class Previewable(Collector, Protocol):
+    def preview(self, scope: str, run: Run) -> dict[str, Any]:
+        """`--dry-run`: what one scope would count as production deployments, writing nothing."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -193,27 +242,6 @@ class RateBudget:
         return wait
 
 
-@dataclass
-class Stats:
-    """Per-scope counters for the end-of-run summary."""
-
-    requests: int = 0
-    not_modified: int = 0
-    items: int = 0
-    quarantined: int = 0
-    waited_seconds: float = 0.0
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def seconds(self) -> float:
-        return (self.finished or time.monotonic()) - self.started
-
-
-# --- small parsing helpers shared by collectors ----------------------------------------------------
-
-
 def parse_ts(value: Any) -> dt.datetime | None:
     """An ISO 8601 timestamp as naive UTC (how the warehouse stores time); None stays None."""
     if value in (None, ""):
@@ -225,6 +253,14 @@ def parse_ts(value: Any) -> dt.datetime | None:
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp without offset: {value!r}")
     return parsed.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def timestamp(value: Any) -> dt.datetime:
+    """parse_ts of a value that is there (a required field, or one checked before)."""
+    parsed = parse_ts(value)
+    if parsed is None:
+        raise MissingField("missing timestamp")
+    return parsed
 
 
 def require(payload: Any, path: str, what: str) -> Any:

@@ -6,6 +6,7 @@ navigation. Pages live in dashboard/views/ and read everything through dashboard
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import streamlit as st
@@ -13,6 +14,7 @@ import streamlit as st
 from dashboard import filters, queries, ui
 from dashboard import format as fmt
 from warehouse.db import WarehouseError
+from warehouse.metric_settings import Tiers
 
 VIEWS = Path(__file__).parent / "views"
 
@@ -36,7 +38,11 @@ def main() -> None:
         st.stop()
 
     if not catalog["production_deployments"]:
-        st.session_state[ui.CONTEXT_KEY] = ui.Context(path, version, catalog, None, None)
+        # the welcome page reads only the path and the counts: neutral filters and tiers stand in
+        today = dt.datetime.now(dt.UTC).date()
+        st.session_state[ui.CONTEXT_KEY] = ui.Context(
+            path, version, catalog, filters.Filters(today, today), Tiers()
+        )
         st.navigation([page("welcome", "Get started", ":material/rocket_launch:", default=True)]).run()
         return
 

@@ -6,7 +6,6 @@ light or dark, shows through. Every tier band carries its word too, so no figure
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 
 import numpy as np
@@ -14,7 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import format as fmt
-from doralytics.config import Tiers
+from warehouse import metrics
+from warehouse.metric_settings import Tiers
 
 HEIGHT = 280
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -36,9 +36,6 @@ QUALITATIVE = [
 ]
 BAND_OPACITY = 0.13
 MARK_COLOUR = "#d64545"
-# An SVG scatter of more points than this takes seconds to draw: then show the distribution instead.
-SCATTER_MAX_POINTS = 2_000
-SCATTER_LABELS_MAX = 30
 
 # What each metric's weekly trend plots: (column, axis title, value kind)
 TREND_SERIES = {
@@ -54,17 +51,6 @@ STAGES = {
     "review_median_hours": ("Review", "first review to merge", "#2ca4a4"),
     "deploy_median_hours": ("Deploy", "merge to production", "#c2569b"),
 }
-DURATION_TICKS = [
-    (1 / 60, "1 min"),
-    (10 / 60, "10 min"),
-    (1, "1 hour"),
-    (4, "4 hours"),
-    (24, "1 day"),
-    (72, "3 days"),
-    (168, "1 week"),
-    (720, "30 days"),
-    (2160, "90 days"),
-]
 
 
 def _band(low: float, high: float, colour: str) -> dict:
@@ -97,7 +83,7 @@ def _note(x: float, y: float, text: str, colour: str) -> dict:
     }
 
 
-def _layout(fig: go.Figure, height: int = HEIGHT, **extra) -> go.Figure:
+def layout(fig: go.Figure, height: int = HEIGHT, **extra) -> go.Figure:
     fig.update_layout(
         height=height,
         margin={"l": 8, "r": 8, "t": 36, "b": 8},
@@ -111,30 +97,9 @@ def _layout(fig: go.Figure, height: int = HEIGHT, **extra) -> go.Figure:
 
 
 def tier_bands(metric: str, tiers: Tiers, days_per_bucket: int = 7) -> list[tuple[str, float, float]]:
-    """(tier, low, high) bands of a trend's y axis, in the units TREND_SERIES plots (hours, rates, days)."""
-    inf = math.inf
-    if metric == "deployment_frequency":
-        t = tiers.deployment_frequency
-        medium = t["medium"] * days_per_bucket / 30  # 'one deployment day per 30 days', per bucket
-        return [
-            ("elite", t["elite"], inf),
-            ("high", t["high"], t["elite"]),
-            ("medium", medium, t["high"]),
-            ("low", 0.0, medium),
-        ]
-    thresholds = {
-        "lead_time": tiers.lead_time,
-        "change_failure_rate": tiers.change_failure_rate,
-        "recovery_time": tiers.recovery_time,
-    }.get(metric)
-    if thresholds is None:
-        return []
-    return [
-        ("elite", 0.0, thresholds["elite"]),
-        ("high", thresholds["elite"], thresholds["high"]),
-        ("medium", thresholds["high"], thresholds["medium"]),
-        ("low", thresholds["medium"], inf),
-    ]
+    """(tier, low, high) bands of a trend's y axis, in the units TREND_SERIES plots (hours, rates, days):
+    the edges of warehouse.metrics, which tiers the numbers."""
+    return metrics.tier_bands(metric, tiers, days_per_bucket)
 
 
 def _hover_value(kind: str, value: float) -> str:
@@ -220,7 +185,7 @@ def trend_chart(
         colour = fmt.tier_colour(tier)
         shapes.append(_band(low * scale, high * scale, colour))
         notes.append(_note(1, (low + high) / 2 * scale, fmt.tier_word(tier), colour))
-    return _layout(
+    return layout(
         fig,
         title={"text": title, "font": {"size": 14}} if title else None,
         showlegend=len(groups) > 1,
@@ -260,7 +225,7 @@ def deployments_chart(trend: pd.DataFrame, grain: str = "week") -> go.Figure:
             )
         )
     fig.update_yaxes(title="Deployments per " + grain)
-    return _layout(fig, barmode="stack", showlegend=1 < len(groups) <= 12)
+    return layout(fig, barmode="stack", showlegend=1 < len(groups) <= 12)
 
 
 def calendar_heatmap(daily: pd.DataFrame) -> go.Figure:
@@ -277,11 +242,9 @@ def calendar_heatmap(daily: pd.DataFrame) -> go.Figure:
         z = np.full((7, len(columns)), np.nan)
         text = np.full((7, len(columns)), "", dtype=object)
         index = {w: i for i, w in enumerate(columns)}
-        for row in grid.itertuples():
-            z[row.weekday, index[row.week]] = row.n
-            text[row.weekday, index[row.week]] = (
-                f"{row.day:%a %d %b %Y}: {fmt.count(int(row.n), 'deployment')}"
-            )
+        for week, weekday, n, day in zip(grid["week"], grid["weekday"], grid["n"], grid["day"], strict=True):
+            z[weekday, index[week]] = n
+            text[weekday, index[week]] = f"{day:%a %d %b %Y}: {fmt.count(int(n), 'deployment')}"
         fig.add_trace(
             go.Heatmap(
                 z=z,
@@ -313,79 +276,7 @@ def calendar_heatmap(daily: pd.DataFrame) -> go.Figure:
         )
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title=None, showgrid=False)
-    return _layout(fig, height=250)
-
-
-def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
-    picked = [(v, t) for v, t in DURATION_TICKS if low <= v <= high] or DURATION_TICKS[2:5]
-    return [math.log10(v) for v, _ in picked], [t for _, t in picked]
-
-
-def lead_time_histogram(hours: pd.Series, median: float | None, p90: float | None) -> go.Figure:
-    """Lead times on a log scale (they span minutes to months), median and 90th percentile marked."""
-    return duration_histogram(hours, median, p90, "change", "Lead time")
-
-
-def duration_histogram(
-    hours: pd.Series, median: float | None, p90: float | None, noun: str, axis: str
-) -> go.Figure:
-    """Durations in quarter-decade bins on a log scale, median and 90th percentile marked."""
-    values = pd.to_numeric(hours, errors="coerce").dropna()
-    values = values[values > 0]
-    fig = go.Figure()
-    if len(values):
-        logs = np.log10(values.to_numpy())
-        low, high = math.floor(logs.min() * 4) / 4, math.ceil(logs.max() * 4) / 4 + 0.25
-        edges = np.arange(low, high + 1e-9, 0.25)
-        counts, edges = np.histogram(logs, bins=edges)
-        centres = (edges[:-1] + edges[1:]) / 2
-        fig.add_trace(
-            go.Bar(
-                x=centres,
-                y=counts,
-                width=0.24,
-                marker_color=SERIES_COLOUR,
-                name=noun.capitalize() + "s",
-                hovertext=[
-                    f"{fmt.duration(10**a)} to {fmt.duration(10**b)}: {fmt.count(int(n), noun)}"
-                    for a, b, n in zip(edges[:-1], edges[1:], counts, strict=True)
-                ],
-                hoverinfo="text",
-            )
-        )
-        tickvals, ticktext = _log_ticks(10**low, 10**high)
-        fig.update_xaxes(tickvals=tickvals, ticktext=ticktext, title=f"{axis} (log scale)")
-        shapes, notes = [], []
-        for value, label, dash in ((median, "median", "solid"), (p90, "90th percentile", "dash")):
-            if not fmt.missing(value) and value > 0:
-                x = math.log10(value)
-                shapes.append(
-                    {
-                        "type": "line",
-                        "xref": "x",
-                        "yref": "paper",
-                        "x0": x,
-                        "x1": x,
-                        "y0": 0,
-                        "y1": 1,
-                        "line": {"color": MARK_COLOUR, "width": 2, "dash": dash},
-                    }
-                )
-                notes.append(
-                    {
-                        "x": x,
-                        "xref": "x",
-                        "y": 1,
-                        "yref": "paper",
-                        "yanchor": "bottom",
-                        "text": f"{label}: {fmt.duration(value)}",
-                        "showarrow": False,
-                        "font": {"size": 11, "color": MARK_COLOUR},
-                    }
-                )
-        fig.update_layout(shapes=shapes, annotations=notes)
-    fig.update_yaxes(title=noun.capitalize() + "s")
-    return _layout(fig, showlegend=False, bargap=0.05)
+    return layout(fig, height=250)
 
 
 def stage_breakdown(trend: pd.DataFrame) -> go.Figure:
@@ -409,51 +300,7 @@ def stage_breakdown(trend: pd.DataFrame) -> go.Figure:
             )
         )
     fig.update_yaxes(title="Median hours per stage")
-    return _layout(fig, barmode="stack", height=320, legend_traceorder="normal")
-
-
-def comparison_scatter(groups: list[dict]) -> go.Figure:
-    """Throughput against stability: median lead time against change failure rate, size = deployments."""
-    fig = go.Figure()
-    rows = [
-        g
-        for g in groups
-        if not fmt.missing(g.get("lead_time_median_hours")) and not fmt.missing(g.get("change_failure_rate"))
-    ]
-    if rows:
-        largest = max(g["deployments"] for g in rows) or 1
-        fig.add_trace(
-            go.Scatter(
-                x=[math.log10(max(g["lead_time_median_hours"], 1 / 60)) for g in rows],
-                y=[g["change_failure_rate"] * 100 for g in rows],
-                # names beside the bubbles while they stay readable; beyond that, on hover only
-                mode="markers+text" if len(rows) <= SCATTER_LABELS_MAX else "markers",
-                text=[g["group"] for g in rows],
-                textposition="top center",
-                marker={
-                    "size": [12 + 38 * math.sqrt(g["deployments"] / largest) for g in rows],
-                    "color": [fmt.tier_colour(g["tiers"]["change_failure_rate"]) for g in rows],
-                    "opacity": 0.75,
-                    "line": {"width": 1, "color": "rgba(60,60,60,0.6)"},
-                },
-                hovertext=[
-                    f"<b>{g['group']}</b><br>Median lead time: {fmt.duration(g['lead_time_median_hours'])} "
-                    f"({fmt.tier_word(g['tiers']['lead_time'])})<br>Change failure rate: "
-                    f"{fmt.percent(g['change_failure_rate'], 1)} "
-                    f"({fmt.tier_word(g['tiers']['change_failure_rate'])})"
-                    f"<br>{fmt.count(g['deployments'], 'deployment')}"
-                    for g in rows
-                ],
-                hoverinfo="text",
-                customdata=[g["group"] for g in rows],
-            )
-        )
-        logs = [math.log10(max(g["lead_time_median_hours"], 1 / 60)) for g in rows]
-        tickvals, ticktext = _log_ticks(10 ** (min(logs) - 0.5), 10 ** (max(logs) + 0.5))
-        fig.update_xaxes(tickvals=tickvals, ticktext=ticktext, range=[min(logs) - 0.4, max(logs) + 0.4])
-    fig.update_xaxes(title="Median lead time (log scale; left is faster)")
-    fig.update_yaxes(title="Change failure rate (%; lower is more stable)", rangemode="tozero")
-    return _layout(fig, height=420, showlegend=False)
+    return layout(fig, barmode="stack", height=320, legend_traceorder="normal")
 
 
 def signals_chart(rows: pd.DataFrame, column: str, title: str | None = None) -> go.Figure:
@@ -482,116 +329,7 @@ def signals_chart(rows: pd.DataFrame, column: str, title: str | None = None) -> 
                     )
                 )
     fig.update_yaxes(title="Deployments")
-    return _layout(fig, barmode="stack", title={"text": title, "font": {"size": 14}} if title else None)
-
-
-def recovery_chart(
-    rows: pd.DataFrame, tiers: Tiers | None = None, now: dt.datetime | None = None
-) -> go.Figure:
-    """Each failed deployment: when it happened and how long recovery took (log scale). Still-failing ones
-    are crosses along the top (their open time in the hover), so they do not squash the others."""
-    tiers = tiers or Tiers()
-    fig = go.Figure()
-    if not len(rows):
-        return _layout(fig, height=340)
-    unrecovered = rows["is_unrecovered"].fillna(False).astype(bool)
-    done = rows[~unrecovered & rows["recovery_hours"].notna()]
-    still = rows[unrecovered]
-    hours = done["recovery_hours"].clip(lower=1 / 60)
-    t = tiers.recovery_time
-    top = max([float(hours.max()) if len(hours) else 1.0, t["medium"]]) * 2
-    if len(done):
-        fig.add_trace(
-            go.Scatter(
-                x=done["finished_at"],
-                y=hours,
-                mode="markers",
-                name="Recovered",
-                marker={"size": 8, "color": SERIES_COLOUR, "symbol": "circle"},
-                hovertext=[
-                    f"{s} {d}<br>failed {fmt.when(f)}, recovered after {fmt.duration(h)}"
-                    for s, d, f, h in zip(
-                        done["service"],
-                        done["deployment_id"],
-                        done["finished_at"],
-                        done["recovery_hours"],
-                        strict=True,
-                    )
-                ],
-                hoverinfo="text",
-                customdata=done["deployment_id"],
-            )
-        )
-    if len(still):
-        now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        open_hours = [
-            (now - pd.Timestamp(f).to_pydatetime()).total_seconds() / 3600 for f in still["finished_at"]
-        ]
-        fig.add_trace(
-            go.Scatter(
-                x=still["finished_at"],
-                y=[top] * len(still),
-                mode="markers",
-                name="Still failing",
-                marker={"size": 12, "color": MARK_COLOUR, "symbol": "x"},
-                hovertext=[
-                    f"{s} {d}<br>failed {fmt.when(f)}, still failing after {fmt.duration(h)}"
-                    for s, d, f, h in zip(
-                        still["service"],
-                        still["deployment_id"],
-                        still["finished_at"],
-                        open_hours,
-                        strict=True,
-                    )
-                ],
-                hoverinfo="text",
-                customdata=still["deployment_id"],
-            )
-        )
-    shapes, notes = [], []
-    for tier, value in (("elite", t["elite"]), ("high", t["high"]), ("medium", t["medium"])):
-        colour = fmt.tier_colour(tier)
-        # on a log axis shapes take data values, annotations their log10
-        shapes.append(
-            {
-                "type": "line",
-                "xref": "paper",
-                "yref": "y",
-                "x0": 0,
-                "x1": 1,
-                "y0": value,
-                "y1": value,
-                "line": {"color": colour, "width": 1, "dash": "dot"},
-            }
-        )
-        notes.append(
-            {
-                "x": 0,
-                "xref": "paper",
-                "xanchor": "left",
-                "y": math.log10(value),
-                "yref": "y",
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"size": 10, "color": colour},
-                "text": f"{fmt.tier_word(tier)}: under {fmt.duration(value)}",
-            }
-        )
-    low = float(hours.min()) if len(hours) else 0.1
-    ticks = [(v, label) for v, label in DURATION_TICKS if low / 2 <= v <= top]
-    return _layout(
-        fig,
-        height=340,
-        shapes=shapes,
-        annotations=notes,
-        yaxis={
-            "type": "log",
-            "title": {"text": "Recovery time (log scale)"},
-            "tickvals": [v for v, _ in ticks],
-            "ticktext": [label for _, label in ticks],
-            "range": [math.log10(low / 2), math.log10(top * 1.6)],
-        },
-    )
+    return layout(fig, barmode="stack", title={"text": title, "font": {"size": 14}} if title else None)
 
 
 CI_TOP = 8
@@ -622,7 +360,7 @@ def ci_chart(trend: pd.DataFrame, column: str, axis: str, top: int = CI_TOP) -> 
                 )
             )
     fig.update_yaxes(title=axis, rangemode="tozero")
-    return _layout(fig, height=300)
+    return layout(fig, height=300)
 
 
 def sparklines(trend: pd.DataFrame, column: str) -> dict[str, list[float]]:

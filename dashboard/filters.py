@@ -79,7 +79,7 @@ def sidebar(catalog: dict) -> Filters:
             "Period",
             list(PRESETS),
             index=list(PRESETS).index(DEFAULT_PRESET),
-            format_func=PRESETS.get,
+            format_func=PRESETS.__getitem__,
             key="period",
             bind="query-params",
             help="'Last' counts back from the newest deployment in the warehouse when that is before today.",
@@ -123,7 +123,7 @@ def sidebar(catalog: dict) -> Filters:
             st.segmented_control(
                 "Compare by",
                 list(GROUPINGS),
-                format_func=GROUPINGS.get,
+                format_func=GROUPINGS.__getitem__,
                 default="service",
                 key="group",
                 bind="query-params",

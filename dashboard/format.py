@@ -6,6 +6,7 @@ Pure functions (no Streamlit), shared by the charts and the views, so a number r
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 import pandas as pd
 
@@ -15,13 +16,17 @@ from warehouse.units import frequency as frequency
 from warehouse.units import missing as missing
 from warehouse.units import percent as percent
 
+# A time as the metrics API returns it: a Timestamp (a datetime), or empty.
+Moment = dt.datetime | dt.date | str | None
+
 TIERS = ("elite", "high", "medium", "low")
 # One colour per tier everywhere (badges, bands, points). Mid-saturation hues that read on white and on
 # the dark theme's near-black; the word is always shown beside the colour, so none depends on it.
 TIER_COLOURS = {"elite": "#2e9e5b", "high": "#3d7fd9", "medium": "#e08a00", "low": "#d64545"}
 NO_TIER_COLOUR = "#8c8c8c"
 # Streamlit's badge palette names for the same tiers.
-TIER_BADGES = {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}
+BadgeColour = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "grey", "primary"]
+TIER_BADGES: dict[str, BadgeColour] = {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}
 
 METRIC_TITLES = {
     "deployment_frequency": "Deployment frequency",
@@ -44,19 +49,17 @@ def tier_colour(tier: str | None) -> str:
     return TIER_COLOURS.get(tier or "", NO_TIER_COLOUR)
 
 
-def when(value: object) -> str:
-    """A UTC timestamp as '2026-03-02 14:05 UTC'."""
-    if missing(value) or value is pd.NaT:
-        return "–"
-    stamp = pd.Timestamp(value)
-    return stamp.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def when_short(value: object) -> str:
+def when_short(value: Moment) -> str:
     """A UTC timestamp as '2026-03-02 14:05' (the heading says UTC), '–' when empty."""
-    if missing(value) or value is pd.NaT:
+    if value is None or pd.isna(value):
         return "–"
     return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+
+
+def when(value: Moment) -> str:
+    """A UTC timestamp as '2026-03-02 14:05 UTC'."""
+    short = when_short(value)
+    return short if short == "–" else f"{short} UTC"
 
 
 def period(start: dt.date, end: dt.date) -> str:
@@ -139,8 +142,8 @@ def humanize(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFr
 
 
 def _cell(value: object) -> object:
-    if isinstance(value, list | tuple) or hasattr(value, "tolist"):
-        items = value.tolist() if hasattr(value, "tolist") else list(value)
+    items = value.tolist() if hasattr(value, "tolist") else value  # DuckDB lists arrive as arrays
+    if isinstance(items, list | tuple):
         return ", ".join(map(str, items)) if items else "–"
     if missing(value):
         return "–"

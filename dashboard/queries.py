@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import streamlit as st
 
-from doralytics import config as config_mod
+from dashboard import settings as config_mod
 from warehouse import db, metrics
 from warehouse.metrics import Scope
 
@@ -42,9 +43,9 @@ def settings() -> config_mod.Config:
     return _settings(os.environ.get("DORA_CONFIG"))
 
 
-def _stamp(path: str) -> tuple:
+def _stamp(path: str) -> tuple[tuple[int, int] | None, ...]:
     """Changes whenever a writer has touched the file (its WAL included)."""
-    stamp = []
+    stamp: list[tuple[int, int] | None] = []
     for name in (path, path + ".wal"):
         try:
             info = os.stat(name)
@@ -145,7 +146,7 @@ def schema_listing(path: str, version: str) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _schema_listing(path: str, version: str, _reader) -> pd.DataFrame:
+def _schema_listing(path: str, version: str, _reader: Callable[[str], pd.DataFrame]) -> pd.DataFrame:
     return _reader(path)
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -17,7 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 from dashboard import charts, queries
 from dashboard import format as fmt
 from dashboard.filters import Filters
-from doralytics.config import Tiers
+from warehouse.metric_settings import Tiers
 from warehouse.metrics import Scope
 
 MAX_TABLE_ROWS = 5_000
@@ -112,6 +112,22 @@ def tile_columns(ctx: Context, metric: str, g: dict[str, Any]) -> tuple[DeltaGen
     with left:
         tile(metric, g, ctx.pooled(ctx.filters.previous()), ctx)
     return left, right
+
+
+class MetricPage(NamedTuple):
+    ctx: Context
+    g: dict[str, Any]  # the pooled numbers of the period
+    rows: pd.DataFrame  # the rows behind the metric (metrics.explain)
+    left: DeltaGenerator  # under the metric's tile
+    right: DeltaGenerator  # beside it, for a chart
+
+
+def metric_page(title: str, metric: str) -> MetricPage:
+    """A page about one metric opens so: `page`, the rows behind the metric, its tile beside a wide column."""
+    ctx, g = page(title)
+    rows = ctx.explain(metric)
+    left, right = tile_columns(ctx, metric, g)
+    return MetricPage(ctx, g, rows, left, right)
 
 
 def no_deployments(ctx: Context) -> None:
@@ -248,7 +264,7 @@ def rows_table(
     key: str,
     newest_first: bool = True,
     sort: str | None = None,
-    prepare=None,
+    prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     **kwargs,
 ) -> pd.DataFrame:
     """The rows behind a number (metrics.explain), in human words, capped at MAX_TABLE_ROWS (the largest
@@ -298,7 +314,7 @@ def weekly_trend(
     week_rows(ctx, metric, bucket, columns, what, name)
 
 
-def selected_bucket(event) -> str | None:
+def selected_bucket(event: Any) -> str | None:
     """The week (or day) of the point clicked on a chart drawn with on_select='rerun', if any."""
     try:
         points = event.selection.points
@@ -351,11 +367,11 @@ def with_links(changes: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     repos = dict(zip(ctx.catalog["services"]["service"], ctx.catalog["services"]["repo"], strict=True))
     out = changes.copy()
 
-    def link(service: str, number: object, sha: object) -> str | None:
+    def link(service: str, number: float | None, sha: str | None) -> str | None:
         repo = repos.get(service)
         if templates is None or not repo:
             return None
-        if not fmt.missing(number):
+        if number is not None and not fmt.missing(number):
             return templates[0].format(repo=repo, number=int(number))
         if not fmt.missing(sha):
             return templates[1].format(repo=repo, sha=sha)

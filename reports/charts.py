@@ -1,4 +1,4 @@
-"""The report's charts as static PNGs (matplotlib, no browser: about 0.5 s each; see STACK.md), and the same
+"""The report's charts as static PNGs (matplotlib, no browser: about 0.5 s each), and the same
 charts as Plotly figures for `--interactive`.
 
 Pure functions of the frames in a Report: nothing here queries the warehouse.
@@ -14,6 +14,7 @@ matplotlib.use("Agg")  # before pyplot: no display, no GUI toolkit
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 PALETTE = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626"]
@@ -58,7 +59,7 @@ def _style() -> None:
     )
 
 
-def _png(fig) -> bytes:
+def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
     plt.close(fig)

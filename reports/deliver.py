@@ -39,10 +39,6 @@ class Outcome:
     error: str | None = None
 
 
-class Permanent(Exception):
-    """A delivery error that retrying cannot fix."""
-
-
 def with_retries(
     action: Callable[[], None],
     target: str,
@@ -67,9 +63,6 @@ def with_retries(
             if attempt < attempts:
                 sleep(delay * 2 ** (attempt - 1))
     return Outcome(target, False, attempts, error)
-
-
-# ---- email
 
 
 def message(
@@ -97,7 +90,7 @@ def message(
         return f'src="cid:{cid[1:-1]}"'
 
     msg.add_alternative(DATA_IMAGE.sub(to_cid, html), subtype="html")
-    html_part = msg.get_payload()[1]
+    html_part = list(msg.iter_parts())[1]  # multipart/alternative: the text, then the HTML
     for n, (cid, subtype, data) in enumerate(images, 1):
         html_part.add_related(
             data, maintype="image", subtype=subtype, cid=cid, filename=f"chart{n}.{subtype[:3]}"
@@ -105,7 +98,7 @@ def message(
     return msg
 
 
-def _smtp_retriable(exc: Exception) -> bool:
+def smtp_retriable(exc: Exception) -> bool:
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return False
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -129,6 +122,7 @@ def send_email(
     target = f"email to {', '.join(recipients)} via {settings.host}:{settings.port}"
 
     def send() -> None:
+        client: smtplib.SMTP
         if settings.ssl:
             client = smtplib.SMTP_SSL(
                 settings.host, settings.port, timeout=settings.timeout, context=ssl.create_default_context()
@@ -148,10 +142,7 @@ def send_email(
             if refused:  # some accepted: retrying would send them a second copy
                 log.warning("%s: refused by the server: %s", target, refused)
 
-    return with_retries(send, target, settings.attempts, settings.retry_seconds, _smtp_retriable, sleep)
-
-
-# ---- webhook
+    return with_retries(send, target, settings.attempts, settings.retry_seconds, smtp_retriable, sleep)
 
 
 def webhook_payload(summary: str) -> dict:
@@ -159,7 +150,7 @@ def webhook_payload(summary: str) -> dict:
     return {"text": summary}
 
 
-def _http_retriable(exc: Exception) -> bool:
+def http_retriable(exc: Exception) -> bool:
     if isinstance(exc, urllib.error.HTTPError):
         return exc.code == 429 or exc.code >= 500
     return isinstance(exc, OSError)
@@ -168,6 +159,7 @@ def _http_retriable(exc: Exception) -> bool:
 def post_webhook(
     url: str,
     payload: dict,
+    *,
     attempts: int = 3,
     delay: float = 5.0,
     timeout: float = 15.0,
@@ -187,4 +179,4 @@ def post_webhook(
         with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
 
-    return with_retries(post, target, attempts, delay, _http_retriable, sleep)
+    return with_retries(post, target, attempts, delay, http_retriable, sleep)

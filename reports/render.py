@@ -77,9 +77,9 @@ def add_charts(report: Report) -> None:
 
 
 def _stage_rows(report: Report) -> list[tuple[str, dict]]:
-    rows = [(report.scope_label, report.org.groups["week"])]
+    rows = [(report.scope_label, report.org.week)]
     if len(report.team_rows) > 1:
-        rows += [(row.group, row.groups["week"]) for row in report.team_rows]
+        rows += [(row.group, row.week) for row in report.team_rows]
     return rows
 
 
@@ -145,7 +145,7 @@ def subject(report: Report) -> str:
     org = {cell.metric.key: cell for cell in report.org.cells}
     return (
         f"DORA weekly {report.week.label} ({report.scope_label}): "
-        f"{report.org.groups['week']['deployments']} deploys, "
+        f"{report.org.week['deployments']} deploys, "
         f"lead time {org['lead_time_median_hours'].text}, "
         f"CFR {org['change_failure_rate'].text}"
     )

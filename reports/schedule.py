@@ -11,6 +11,7 @@ import itertools
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol, TypeVar
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -22,6 +23,20 @@ CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # How often the loop wakes even with nothing due. Python's waits run on the monotonic clock, which stops
 # while a laptop sleeps: without this a run due during the sleep would fire as late as the sleep was long.
 HEARTBEAT_SECONDS = 60
+
+
+class Scheduled(Protocol):
+    """What the scheduler needs of a job (a settings.Job): its name and when it runs."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def cron(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+
+
+J = TypeVar("J", bound=Scheduled)
 
 
 def _weekday_field(field: str) -> str:
@@ -88,8 +103,8 @@ def runs_to_execute(missed: Iterable[dt.datetime]) -> list[dt.datetime]:
 
 def add_jobs(
     scheduler: BaseScheduler,
-    jobs: Iterable,
-    runner: Callable[[object], None],
+    jobs: Iterable[J],
+    runner: Callable[[J], None],
     next_run_time: dt.datetime | None = None,
 ) -> None:
     """Add each settings.Job with its cron trigger; a run that was missed runs once when the loop wakes."""
@@ -108,12 +123,12 @@ def add_jobs(
         )
 
 
-def run(jobs: list, runner: Callable[[object], None], max_runs: int | None = None) -> int:
+def run(jobs: list[J], runner: Callable[[J], None], max_runs: int | None = None) -> int:
     """Block, running the jobs when due, until interrupted or `max_runs` runs finished; returns runs done."""
     scheduler = BlockingScheduler(timezone="UTC")
     done = 0
 
-    def counted(job) -> None:
+    def counted(job: J) -> None:
         nonlocal done
         try:
             runner(job)

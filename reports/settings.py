@@ -1,252 +1,154 @@
-"""The [report], [smtp] and [[schedule]] sections of dora.toml, validated here: errors name the key.
+"""The [report], [smtp] and [[schedule]] sections of dora.toml: errors name the key.
 
-config.py keeps these sections verbatim (Config.sections); this module owns their keys and types, so a typo
-in a schedule fails at `dora schedule --list`, not at 08:00 on Monday.
+dora.toml is checked when it is read, so a typo in a schedule fails at `dora schedule --list`, not at 08:00
+on Monday.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from doralytics.config import ConfigError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
 
-FORMATS = ("html", "md")
+from warehouse import settings
+from warehouse.settings import Bool, ConfigError, Int, NonEmpty, NonNegative, Section
+
 DEFAULT_OUT_DIR = "reports-out"
 DEFAULT_PR_URL = "https://github.com/{repo}/pull/{number}"
 DEFAULT_COMMIT_URL = "https://github.com/{repo}/commit/{sha}"
 
 
-@dataclass(frozen=True)
-class ReportSettings:
-    out_dir: str = DEFAULT_OUT_DIR
-    format: str = "html"
-    title: str = "Weekly delivery report"
-    teams: tuple[str, ...] = ()
-    # Where a PR or commit lives, for the links of the slowest changes (GitLab: {repo}/-/merge_requests/..).
-    pr_url: str = DEFAULT_PR_URL
-    commit_url: str = DEFAULT_COMMIT_URL
-    # Where the written reports are served, if anywhere: the webhook message links to public_url/<file>.
-    public_url: str | None = None
-    template_dir: str | None = None
-    interactive: bool = False
-    email: tuple[str, ...] = ()
-    webhook: str | None = None
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
 
 
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str = "localhost"
-    port: int = 25
-    starttls: bool = False
-    ssl: bool = False
-    user: str | None = None
-    sender: str = "doralytics@localhost"
-    timeout: float = 30.0
-    attempts: int = 3
-    retry_seconds: float = 5.0
-
-
-@dataclass(frozen=True)
-class Job:
-    """One [[schedule]] entry: when, what to collect first, which report to whom."""
-
-    name: str
-    cron: str
-    timezone: str = "UTC"
-    collect: tuple[str, ...] = ()
-    format: str = "html"
-    teams: tuple[str, ...] = ()
-    email: tuple[str, ...] = ()
-    webhook: str | None = None
-    out_dir: str | None = None
-
-
-def _str(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{key}: expected a non-empty string, got {value!r}")
-    return value
-
-
-def _strings(key: str, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ConfigError(f"{key}: expected a list of strings")
-    return tuple(value)
-
-
-def _bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
-    return value
-
-
-def _int(key: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"{key}: expected an integer from {low} to {high}, got {value!r}")
-    return value
-
-
-def _number(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigError(f"{key}: expected a non-negative number, got {value!r}")
-    return float(value)
-
-
-def _format(key: str, value: Any) -> str:
-    if value not in FORMATS:
-        raise ConfigError(f"{key}: expected one of {', '.join(FORMATS)}, got {value!r}")
-    return value
-
-
-def _url(key: str, value: Any) -> str:
-    value = _str(key, value)
+def _url(value: str) -> str:
     if not re.match(r"^https?://", value):
-        raise ConfigError(f"{key}: expected an http:// or https:// URL, got {value!r}")
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
     return value
 
 
-def _template(key: str, value: Any, fields: tuple[str, ...]) -> str:
-    value = _url(key, value)
-    try:
-        value.format(**dict.fromkeys(fields, "x"))
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(f"{key}: may only use {', '.join('{' + f + '}' for f in fields)}") from exc
-    return value
+def _template(*fields: str) -> AfterValidator:
+    """A URL whose placeholders are only `fields`, e.g. {repo} and {number}."""
+
+    def check(value: str) -> str:
+        try:
+            value.format(**dict.fromkeys(fields, "x"))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"may only use {', '.join('{' + f + '}' for f in fields)}") from exc
+        return value
+
+    return AfterValidator(check)
 
 
-def timezone(key: str, value: Any) -> str:
-    value = _str(key, value)
+def _time_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"{key}: unknown time zone {value!r} (e.g. Europe/Berlin, UTC)") from exc
+        raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Berlin, UTC)") from exc
     return value
 
 
-def _table(key: str, body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ConfigError(f"{key}: expected a table")
-    return body
+def _cron(value: str) -> str:
+    from reports.schedule import trigger  # APScheduler's own parser (imported only when there are jobs)
+
+    trigger(value)
+    return value
 
 
-def _unknown(key: str, name: str, known: type) -> ConfigError:
-    return ConfigError(f"{key}.{name}: unknown key (known: {', '.join(known.__dataclass_fields__)})")
+def _command(value: str) -> str:
+    try:
+        shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"cannot split {value!r}: {exc}") from exc
+    return value
+
+
+Url = Annotated[NonEmpty, AfterValidator(_url)]
+# A list of strings; one string is a list of one.
+Items = Annotated[tuple[NonEmpty, ...], BeforeValidator(_one_or_many)]
+Format = Literal["html", "md"]
+
+
+class ReportSettings(Section):
+    out_dir: NonEmpty = DEFAULT_OUT_DIR
+    format: Format = "html"
+    title: NonEmpty = "Weekly delivery report"
+    teams: Items = ()
+    # Where a PR or commit lives, for the links of the slowest changes (GitLab: {repo}/-/merge_requests/..).
+    pr_url: Annotated[Url, _template("repo", "number")] = DEFAULT_PR_URL
+    commit_url: Annotated[Url, _template("repo", "sha")] = DEFAULT_COMMIT_URL
+    # Where the written reports are served, if anywhere: the webhook message links to public_url/<file>.
+    public_url: Url | None = None
+    template_dir: NonEmpty | None = None
+    interactive: Bool = False
+    email: Items = ()
+    webhook: Url | None = None
+
+
+class SmtpSettings(Section):
+    unknown_hint = "the password comes from DORA_SMTP_PASSWORD"
+
+    host: NonEmpty = "localhost"
+    port: Int = Field(25, ge=1, le=65535)
+    starttls: Bool = False
+    ssl: Bool = False
+    user: NonEmpty | None = None
+    sender: NonEmpty = Field("doralytics@localhost", alias="from")  # TOML says `from`, Python cannot
+    timeout: NonNegative = 30.0
+    attempts: Int = Field(3, ge=1, le=20)
+    retry_seconds: NonNegative = 5.0
+
+    @field_validator("ssl")
+    @classmethod
+    def _one_tls(cls, ssl: bool, info: ValidationInfo) -> bool:
+        if ssl and info.data.get("starttls"):
+            raise ValueError("choose ssl (implicit TLS, port 465) or starttls, not both")
+        return ssl
+
+
+class Job(Section):
+    """One [[schedule]] entry: when, what to collect first, which report to whom."""
+
+    name: NonEmpty
+    # 5 crontab fields (minute hour day month weekday), or 6 with seconds first (for tests and demos)
+    cron: Annotated[NonEmpty, AfterValidator(_cron)]
+    timezone: Annotated[NonEmpty, AfterValidator(_time_zone)] = "UTC"
+    collect: Annotated[
+        tuple[Annotated[NonEmpty, AfterValidator(_command)], ...], BeforeValidator(_one_or_many)
+    ] = ()
+    format: Format = "html"
+    teams: Items = ()
+    email: Items = ()
+    webhook: Url | None = None
+    out_dir: NonEmpty | None = None
 
 
 def report_settings(sections: dict[str, Any]) -> ReportSettings:
-    body = _table("report", sections.get("report", {}))
-    values: dict[str, Any] = {}
-    for name, value in body.items():
-        key = f"report.{name}"
-        if name in ("out_dir", "title", "template_dir"):
-            values[name] = _str(key, value)
-        elif name == "format":
-            values[name] = _format(key, value)
-        elif name in ("teams", "email"):
-            values[name] = _strings(key, value)
-        elif name == "pr_url":
-            values[name] = _template(key, value, ("repo", "number"))
-        elif name == "commit_url":
-            values[name] = _template(key, value, ("repo", "sha"))
-        elif name in ("public_url", "webhook"):
-            values[name] = _url(key, value)
-        elif name == "interactive":
-            values[name] = _bool(key, value)
-        else:
-            raise _unknown("report", name, ReportSettings)
-    return ReportSettings(**values)
-
-
-SMTP_KEYS = {"from": "sender"}  # TOML says `from`, Python cannot
+    return settings.parse(ReportSettings, sections.get("report"), "report")
 
 
 def smtp_settings(sections: dict[str, Any]) -> SmtpSettings:
-    body = _table("smtp", sections.get("smtp", {}))
-    values: dict[str, Any] = {}
-    for name, value in body.items():
-        key = f"smtp.{name}"
-        if name in ("host", "user", "from"):
-            values[SMTP_KEYS.get(name, name)] = _str(key, value)
-        elif name == "port":
-            values[name] = _int(key, value, 1, 65535)
-        elif name in ("starttls", "ssl"):
-            values[name] = _bool(key, value)
-        elif name in ("timeout", "retry_seconds"):
-            values[name] = _number(key, value)
-        elif name == "attempts":
-            values[name] = _int(key, value, 1, 20)
-        else:
-            known = "host, port, starttls, ssl, user, from, timeout, attempts, retry_seconds"
-            raise ConfigError(
-                f"{key}: unknown key (known: {known}; the password comes from DORA_SMTP_PASSWORD)"
-            )
-    settings = SmtpSettings(**values)
-    if settings.ssl and settings.starttls:
-        raise ConfigError("smtp.ssl: choose ssl (implicit TLS, port 465) or starttls, not both")
-    return settings
+    return settings.parse(SmtpSettings, sections.get("smtp"), "smtp")
 
 
-def cron_fields(key: str, expression: Any) -> list[str]:
-    """5 crontab fields (minute hour day month weekday), or 6 with seconds first (for tests and demos)."""
-    expression = _str(key, expression)
-    fields = expression.split()
-    if len(fields) not in (5, 6):
-        raise ConfigError(
-            f"{key}: expected 5 crontab fields (minute hour day month weekday), e.g. '0 8 * * mon', "
-            f"got {expression!r}"
-        )
-    return fields
-
-
-def jobs(sections: dict[str, Any]) -> list[Job]:
-    from reports.schedule import trigger  # validates the expression with APScheduler's own parser
-
-    raw = sections.get("schedule", [])
+def schedule(raw: Any) -> list[Job]:
+    """The [[schedule]] entries of dora.toml, each a Job; job names are unique."""
     if isinstance(raw, dict):
         raise ConfigError("schedule: write [[schedule]] (a list of jobs), not [schedule]")
     if not isinstance(raw, list):
         raise ConfigError("schedule: expected [[schedule]] entries")
     out: list[Job] = []
     for index, body in enumerate(raw):
-        where = f"schedule[{index}]"
-        body = _table(where, body)
-        values: dict[str, Any] = {}
-        for name, value in body.items():
-            key = f"{where}.{name}"
-            if name in ("name", "cron", "out_dir"):
-                values[name] = _str(key, value)
-            elif name == "timezone":
-                values[name] = timezone(key, value)
-            elif name == "format":
-                values[name] = _format(key, value)
-            elif name in ("teams", "email"):
-                values[name] = _strings(key, value)
-            elif name == "collect":
-                values[name] = _strings(key, value)
-                for item in values[name]:
-                    try:
-                        shlex.split(item)
-                    except ValueError as exc:
-                        raise ConfigError(f"{key}: cannot split {item!r}: {exc}") from exc
-            elif name == "webhook":
-                values[name] = _url(key, value)
-            else:
-                known = "name, cron, timezone, collect, format, teams, email, webhook, out_dir"
-                raise ConfigError(f"{key}: unknown key (known: {known})")
-        for required in ("name", "cron"):
-            if required not in values:
-                raise ConfigError(f"{where}.{required}: required")
-        job = Job(**values)
+        job = settings.parse(Job, body, "schedule", index)
         if any(other.name == job.name for other in out):
-            raise ConfigError(f"{where}.name: {job.name!r} is used by another job")
-        try:
-            trigger(job.cron, job.timezone)
-        except ValueError as exc:
-            raise ConfigError(f"{where}.cron: {exc}") from exc
+            raise ConfigError(f"schedule[{index}].name: {job.name!r} is used by another job")
         out.append(job)
     return out
+
+
+def jobs(sections: dict[str, Any]) -> list[Job]:
+    return schedule(sections.get("schedule", []))

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from doralytics.config import Tiers
+from warehouse.metric_settings import Tiers
 from warehouse.metrics import COUNT_FIELDS, Scope, compute, flat
 
 

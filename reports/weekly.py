@@ -15,10 +15,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from doralytics.config import Tiers
 from reports import fmt
 from reports.settings import ReportSettings
 from warehouse import db
+from warehouse.metric_settings import Tiers
 from warehouse.metrics import Scope, catalog, compute, explain, sync_status, trend
 
 ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -163,7 +163,8 @@ class Row:
     group: str
     team: str | None
     cells: list[Cell]
-    groups: dict[str, dict]  # period -> compute() dict
+    groups: dict[str, dict[str, Any] | None]  # period -> compute() dict, None where the group had none
+    week: dict[str, Any]  # groups['week']: every row is a group of the report's week
 
 
 @dataclass
@@ -225,12 +226,12 @@ def _rows(per_period: dict[str, list[dict]], team_of: dict[str, str] | None) -> 
                     basis=basis(metric, now),
                     change=change(metric, now[metric.key], prev[metric.key] if prev else None),
                     trailing={
-                        p: text(metric, groups[p][metric.key]) if groups[p] else "-" for p in ("4w", "12w")
+                        p: text(metric, g[metric.key]) if (g := groups[p]) else "-" for p in ("4w", "12w")
                     },
                     previous=text(metric, prev[metric.key]) if prev else "-",
                 )
             )
-        rows.append(Row(name, team_of.get(name) if team_of else None, cells, groups))
+        rows.append(Row(name, team_of.get(name) if team_of else None, cells, groups, now))
     return rows
 
 
@@ -276,7 +277,7 @@ def build(
         failed=_failed(con, week_scope, repo_of, settings),
         incidents=_records(explain(con, "incidents", week_scope)),
         slowest=_slowest(con, week_scope, repo_of, settings),
-        quality=_quality(con, org.groups["week"]),
+        quality=_quality(con, org.week),
         trend=trend(con, twelve),
         org_trend=trend(con, Scope(twelve.start, twelve.end, "org", teams=twelve.teams)),
     )
@@ -286,7 +287,7 @@ def build(
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return [{k: (list(v) if hasattr(v, "tolist") else v) for k, v in row.items()} for row in rows]
+    return [{str(k): (list(v) if hasattr(v, "tolist") else v) for k, v in row.items()} for row in rows]
 
 
 def link(template: str, **values: Any) -> str | None:
@@ -295,7 +296,9 @@ def link(template: str, **values: Any) -> str | None:
     return template.format(**values)
 
 
-def _failed(con, scope: Scope, repo_of: dict, settings: ReportSettings) -> list[dict[str, Any]]:
+def _failed(
+    con: duckdb.DuckDBPyConnection, scope: Scope, repo_of: dict, settings: ReportSettings
+) -> list[dict[str, Any]]:
     rows = _records(explain(con, "failed_deployments", scope))
     for row in rows:
         row["url"] = link(settings.commit_url, repo=repo_of.get(row["service"]), sha=row["commit_sha"])
@@ -304,7 +307,9 @@ def _failed(con, scope: Scope, repo_of: dict, settings: ReportSettings) -> list[
     return rows
 
 
-def _slowest(con, scope: Scope, repo_of: dict, settings: ReportSettings) -> list[dict[str, Any]]:
+def _slowest(
+    con: duckdb.DuckDBPyConnection, scope: Scope, repo_of: dict, settings: ReportSettings
+) -> list[dict[str, Any]]:
     frame = explain(con, "changes", scope)
     frame = frame[~frame["is_excluded"].astype(bool)].sort_values(
         ["lead_time_hours", "change_id"], ascending=[False, True]
@@ -328,7 +333,7 @@ def _slowest(con, scope: Scope, repo_of: dict, settings: ReportSettings) -> list
     return rows
 
 
-def _quality(con, week_group: dict) -> dict[str, Any]:
+def _quality(con: duckdb.DuckDBPyConnection, week_group: dict[str, Any]) -> dict[str, Any]:
     syncs = _records(sync_status(con))
     return {
         "counts": {
@@ -354,7 +359,7 @@ def _evidence(metric: Metric, now: dict, before: dict) -> bool:
 
 def highlights(report: Report, limit: int = 3) -> list[dict[str, Any]]:
     """Sentences from the data: largest improvements and regressions, tier changes, failures, incidents."""
-    candidates = []
+    candidates: list[dict[str, Any]] = []
     for kind, rows in (("team", report.team_rows), ("service", report.service_rows)):
         for row in rows:
             before = row.groups["previous"]
@@ -362,12 +367,10 @@ def highlights(report: Report, limit: int = 3) -> list[dict[str, Any]]:
                 continue
             for cell in row.cells:
                 c = cell.change
-                significant = (
-                    c
-                    and c.good is not None
-                    and (c.score >= 0.4 if cell.metric.kind != "rate" else c.score >= 0.5)
-                )
-                if significant and _evidence(cell.metric, row.groups["week"], before):
+                if c is None or c.good is None:
+                    continue
+                significant = c.score >= 0.4 if cell.metric.kind != "rate" else c.score >= 0.5
+                if significant and _evidence(cell.metric, row.week, before):
                     direction = "up" if c.arrow == "▲" else "down"
                     amount = c.text if c.text != "new" else "from none"
                     candidates.append(
@@ -379,21 +382,23 @@ def highlights(report: Report, limit: int = 3) -> list[dict[str, Any]]:
                             f"{amount} from {cell.previous} ({cell.basis})",
                         }
                     )
-    out = []
+    out: list[dict[str, Any]] = []
     for kind in ("improvement", "regression"):
         best = sorted((c for c in candidates if c["kind"] == kind), key=lambda c: -c["score"])[:limit]
         out.extend({"kind": kind, "text": c["text"]} for c in best)
-    tiers = []
+    tiers: list[dict[str, str]] = []
     # one team chosen: its row is the organisation's row, say it once
     for row in [report.org, *(report.team_rows if len(report.team_rows) > 1 else [])]:
         before = row.groups["previous"]
+        if before is None:  # nothing the week before to change from
+            continue
         name = report.scope_label.capitalize() if row is report.org else f"{row.group} (team)"
         for cell in row.cells:
-            old = before["tiers"].get(cell.metric.tier) if before and cell.metric.tier else None
+            old = before["tiers"].get(cell.metric.tier) if cell.metric.tier else None
             if cell.tier and old and cell.tier != old:
                 better = TIER_ORDER.index(cell.tier) > TIER_ORDER.index(old)
                 if cell.metric.tier == "deployment_frequency":  # its tier counts deployment days
-                    days = (before["deployment_days"], row.groups["week"]["deployment_days"])
+                    days = (before["deployment_days"], row.week["deployment_days"])
                     why = f"deployment days {days[0]} → {days[1]}"
                 else:
                     why = f"{cell.previous} → {cell.text}"
@@ -410,11 +415,11 @@ def highlights(report: Report, limit: int = 3) -> list[dict[str, Any]]:
         )
     if report.failed:
         by_signal: dict[str, int] = {}
-        for row in report.failed:
-            for signal in row["failure_signals"] or []:
+        for failed in report.failed:
+            for signal in failed["failure_signals"] or []:
                 by_signal[signal] = by_signal.get(signal, 0) + 1
         signals = ", ".join(f"{n} {s}" for s, n in sorted(by_signal.items(), key=lambda kv: (-kv[1], kv[0])))
-        services = sorted({row["service"] for row in report.failed})
+        services = sorted({failed["service"] for failed in report.failed})
         out.append(
             {
                 "kind": "failures",

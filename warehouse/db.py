@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -39,8 +40,9 @@ def resolve_path(path: str | os.PathLike | None) -> Path:
     return Path(path or os.environ.get("DORA_WAREHOUSE") or DEFAULT_PATH)
 
 
-def _open(path: Path, read_only: bool, config: dict | None = None) -> duckdb.DuckDBPyConnection:
-    # DuckDB lets no other process open a file while one holds it read-write (STACK.md): both sides
+def open_waiting(path: Path, read_only: bool, config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to the file, waiting up to LOCK_WAIT_SECONDS for a lock to pass."""
+    # DuckDB lets no other process open a file while one holds it read-write: both sides
     # retry for a while instead of failing at the first collision.
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     delay = 0.05
@@ -69,12 +71,20 @@ def one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) ->
     return rows[0] if rows else None
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> Any:
+    """The first value of a query that always returns a row (a count, an aggregate), result consumed."""
+    row = one(con, sql, params)
+    if row is None:
+        raise WarehouseError(f"no row from: {sql}")
+    return row[0]
+
+
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    exists = one(
+    exists = scalar(
         con,
         "select count(*) from information_schema.tables"
         " where table_schema = 'main' and table_name = '_doralytics'",
-    )[0]
+    )
     if not exists:
         return 0
     row = one(con, "select value from main._doralytics where key = 'schema_version'")
@@ -125,7 +135,7 @@ def write(path: str | os.PathLike | None = None) -> Iterator[duckdb.DuckDBPyConn
     """A read-write connection held only for the duration of the block."""
     p = resolve_path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    con = _session(_open(p, read_only=False, config={"memory_limit": MEMORY_LIMIT}))
+    con = _session(open_waiting(p, read_only=False, config={"memory_limit": MEMORY_LIMIT}))
     try:
         upgrade(con, p)
         yield con
@@ -140,7 +150,7 @@ def read(path: str | os.PathLike | None = None) -> Iterator[duckdb.DuckDBPyConne
     if not p.exists():
         with write(p):
             pass
-    con = _session(_open(p, read_only=True, config={"memory_limit": MEMORY_LIMIT}))
+    con = _session(open_waiting(p, read_only=True, config={"memory_limit": MEMORY_LIMIT}))
     try:
         version = schema_version(con)
         if version > SCHEMA_VERSION:
@@ -149,7 +159,7 @@ def read(path: str | os.PathLike | None = None) -> Iterator[duckdb.DuckDBPyConne
             con.close()
             with write(p):
                 pass
-            con = _session(_open(p, read_only=True, config={"memory_limit": MEMORY_LIMIT}))
+            con = _session(open_waiting(p, read_only=True, config={"memory_limit": MEMORY_LIMIT}))
         yield con
     finally:
         con.close()

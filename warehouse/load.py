@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from warehouse.bundle import BundleError, physical_line, present_files, read_header
-from warehouse.db import one, read_sql
+from warehouse.db import one, read_sql, scalar
 from warehouse.schema import DEPLOYMENT_STATUSES, RUN_STATUSES, TABLE_BY_NAME, TABLES, Column, Table
 
 
@@ -29,32 +29,29 @@ def _typed(column: Column, header: list[str] | None = None) -> str:
     return f"{_expr(column)} as {_q(column.name)}"
 
 
+# Per column kind (warehouse/schema.py): the expression turning a staged text cell {x} into its core
+# type, and the check naming what is wrong with a cell (the macros of sql/load/macros.sql).
+KINDS: dict[str, tuple[str, str | None]] = {
+    "text": ("cell({x})", None),
+    "raw": ("nullif({x}, '')", None),
+    "lower": ("lower(cell({x}))", None),
+    "ts": ("to_utc({x})", "ts_problem({x})"),
+    "sha": ("lower(cell({x}))", "sha_problem({x})"),
+    "shas": ("sha_list({x})", "shas_problem({x})"),
+    "labels": ("label_list({x})", None),
+    "int": ("try_cast(cell({x}) as bigint)", "int_problem({x})"),
+    "status": ("lower(cell({x}))", "status_problem({x}, " + repr(list(DEPLOYMENT_STATUSES)) + ")"),
+    "run_status": ("lower(cell({x}))", "status_problem({x}, " + repr(list(RUN_STATUSES)) + ")"),
+}
+
+
 def _expr(column: Column) -> str:
-    x = _q(column.name)
-    return {
-        "text": f"cell({x})",
-        "raw": f"nullif({x}, '')",
-        "lower": f"lower(cell({x}))",
-        "ts": f"to_utc({x})",
-        "sha": f"lower(cell({x}))",
-        "shas": f"sha_list({x})",
-        "labels": f"label_list({x})",
-        "int": f"try_cast(cell({x}) as bigint)",
-        "status": f"lower(cell({x}))",
-        "run_status": f"lower(cell({x}))",
-    }[column.kind]
+    return KINDS[column.kind][0].format(x=_q(column.name))
 
 
 def _cell_problem(column: Column) -> str | None:
-    x = _q(column.name)
-    return {
-        "ts": f"ts_problem({x})",
-        "sha": f"sha_problem({x})",
-        "shas": f"shas_problem({x})",
-        "int": f"int_problem({x})",
-        "status": f"status_problem({x}, {list(DEPLOYMENT_STATUSES)!r})",
-        "run_status": f"status_problem({x}, {list(RUN_STATUSES)!r})",
-    }.get(column.kind)
+    problem = KINDS[column.kind][1]
+    return problem.format(x=_q(column.name)) if problem else None
 
 
 SEP = "\x1f"  # between the parts of a tagged problem: no cell text is split by it
@@ -190,13 +187,14 @@ def upsert(con: duckdb.DuckDBPyConnection, table_name: str, source: str) -> int:
     match = " and ".join(f"t.{_q(k)} = s.{_q(k)}" for k in table.key)
     load_id = next_load_id(con)
     con.execute(f"delete from core.{table.name} as t using {source} as s where {match}")
-    return one(con, f"insert into core.{table.name} by name select *, {load_id} as _load_id from {source}")[0]
+    insert = f"insert into core.{table.name} by name select *, {load_id} as _load_id from {source}"
+    return int(scalar(con, insert))
 
 
 def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
     """A new, increasing id for the rows a load writes: `dora transform` works on the rows written since
     the last load id it saw (warehouse/transform.py)."""
-    return one(con, "select nextval('core.load_seq')")[0]
+    return int(scalar(con, "select nextval('core.load_seq')"))
 
 
 def last_load_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -204,7 +202,7 @@ def last_load_id(con: duckdb.DuckDBPyConnection) -> int:
     sql = (
         "select last_value from duckdb_sequences() where schema_name = 'core' and sequence_name = 'load_seq'"  # noqa: E501
     )
-    return one(con, sql)[0] or 0
+    return int(scalar(con, sql) or 0)
 
 
 _NORMALISE = {
@@ -222,7 +220,7 @@ def load_frames(
     """Load typed frames (pandas or Arrow, named like the core tables) in one transaction.
 
     For collectors and the demo generator: the rows are typed already, so only the normalisation of
-    BUNDLE.md (lowercased shas and environments) and the key check are applied.
+    the bundle format (lowercased shas and environments) and the key check are applied.
     """
     counts = {}
     con.execute("begin")
@@ -280,7 +278,7 @@ def export_bundle(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[st
             f"copy (select {select} from core.{table.name} order by {order}) to '{_escape(target)}'"
             " (header, delimiter ',')"
         )
-        counts[table.name] = one(con, f"select count(*) from core.{table.name}")[0]
+        counts[table.name] = int(scalar(con, f"select count(*) from core.{table.name}"))
     return counts
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from doralytics.config import Tiers
-from warehouse.db import WarehouseError, read_sql
+from warehouse.db import WarehouseError, one, read_sql, scalar
+from warehouse.metric_settings import TIER_NAMES, Tiers
 
 if TYPE_CHECKING:  # pandas costs half a second to import: `dora metrics` does without it
     import pandas as pd
@@ -31,7 +31,6 @@ COUNT_FIELDS = (
     "unplanned_deployments",
     "unattributed_incidents",
 )
-TIER_METRICS = ("deployment_frequency", "lead_time", "change_failure_rate", "recovery_time")
 
 
 @dataclass(frozen=True)
@@ -56,13 +55,23 @@ class Scope:
         return (self.end - self.start).days + 1
 
 
-def _bind(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
-    """Set the scope as DuckDB variables and build _scope, which every query here joins."""
-    transformed = con.execute(
-        "select count(*) from information_schema.tables"
-        " where table_schema = 'marts' and table_name = 'deployments'"
-    ).fetchall()[0][0]
-    if not transformed:
+def _transformed(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the marts exist: a fresh warehouse has none until the first transform."""
+    return bool(
+        scalar(
+            con,
+            "select count(*) from information_schema.tables"
+            " where table_schema = 'marts' and table_name = 'deployments'",
+        )
+    )
+
+
+def _bind(con: duckdb.DuckDBPyConnection, scope: Scope, bucket: str | None = None) -> None:
+    """Set the scope as DuckDB variables and build _scope, which every query here joins; `bucket` (week,
+    day, or None: the whole period) is what bucket_of uses. The first time on a connection, define the
+    macros and views of metrics/period.sql and the view _buckets (metrics/buckets.sql): they read the
+    variables and _scope when queried, so they serve every later scope."""
+    if not _transformed(con):
         raise WarehouseError(
             "the warehouse has no metrics yet: run `dora transform` (import, collect and demo do)"
         )
@@ -74,6 +83,7 @@ def _bind(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
     }
     for name, value in values.items():
         con.execute(f"set variable {name} = ?", [value])
+    con.execute("set variable bucket = ?::varchar", [bucket])
     for name in ("services", "teams", "environments"):
         chosen = getattr(scope, name)
         if chosen is None:
@@ -81,10 +91,16 @@ def _bind(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
         else:
             con.execute(f"set variable {name} = ?::varchar[]", [list(chosen)])
     con.execute(f"create or replace temp table _scope as {read_sql('metrics/scope.sql')}")
+    if not scalar(con, "select count(*) from duckdb_views() where temporary and view_name = '_buckets'"):
+        con.execute(read_sql("metrics/period.sql"))
+        con.execute(f"create temp view _buckets as {read_sql('metrics/buckets.sql')}")
 
 
 def compute(con: duckdb.DuckDBPyConnection, scope: Scope, tiers: Tiers | None = None) -> list[dict]:
-    """One dict per group, in BUNDLE.md's JSON shape (counts as int, null as None, tiers nested)."""
+    """One dict per group, in the JSON shape of `dora metrics` (counts as int, null as None, tiers nested).
+
+    The deployment and change metrics are metrics/buckets.sql with the whole period as its one bucket.
+    """
     _bind(con, scope)
     result = con.execute(read_sql("metrics/metrics.sql"))
     columns = [d[0] for d in result.description]
@@ -96,7 +112,7 @@ def compute(con: duckdb.DuckDBPyConnection, scope: Scope, tiers: Tiers | None = 
     return groups
 
 
-def _clean(key: str, value: object) -> object:
+def _clean(key: str, value: Any) -> object:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if key in COUNT_FIELDS:
@@ -106,14 +122,49 @@ def _clean(key: str, value: object) -> object:
     return float(value)
 
 
+@dataclass(frozen=True)
+class TierRule:
+    """How a metric is tiered (docs/metrics.md): the first of elite, high, medium whose threshold the value
+    meets, otherwise low."""
+
+    field: str  # the field of compute() that is tiered
+    higher_is_better: bool
+    # whether a value equal to a threshold meets it
+    inclusive: bool
+
+
+# Deployment frequency: elite and high test deploy_days_per_week_median; medium tests deployment days per
+# 30 days (see tier_deployment_frequency).
+TIER_RULES = {
+    "deployment_frequency": TierRule("deploy_days_per_week_median", higher_is_better=True, inclusive=True),
+    "lead_time": TierRule("lead_time_median_hours", higher_is_better=False, inclusive=False),
+    "change_failure_rate": TierRule("change_failure_rate", higher_is_better=False, inclusive=True),
+    "recovery_time": TierRule("recovery_time_median_hours", higher_is_better=False, inclusive=False),
+}
+
+
+def _meets(rule: TierRule, value: float, threshold: float) -> bool:
+    if rule.higher_is_better:
+        return value >= threshold if rule.inclusive else value > threshold
+    return value <= threshold if rule.inclusive else value < threshold
+
+
+def _tier(metric: str, value: float | None, tiers: Tiers) -> str | None:
+    if value is None:
+        return None
+    rule, thresholds = TIER_RULES[metric], getattr(tiers, metric)
+    return next((name for name in TIER_NAMES if _meets(rule, value, thresholds[name])), "low")
+
+
 def tier_all(row: dict, days: int, tiers: Tiers) -> dict[str, str | None]:
+    """The tier of each metric of a compute() row over a period of `days` days."""
     return {
-        "deployment_frequency": tier_deployment_frequency(
+        metric: tier_deployment_frequency(
             row["deploy_days_per_week_median"], row["deployment_days"], days, tiers
-        ),
-        "lead_time": _tier_below(row["lead_time_median_hours"], tiers.lead_time),
-        "change_failure_rate": _tier_at_most(row["change_failure_rate"], tiers.change_failure_rate),
-        "recovery_time": _tier_below(row["recovery_time_median_hours"], tiers.recovery_time),
+        )
+        if metric == "deployment_frequency"
+        else _tier(metric, row[rule.field], tiers)
+        for metric, rule in TIER_RULES.items()
     }
 
 
@@ -122,26 +173,26 @@ def tier_deployment_frequency(
 ) -> str | None:
     if week_median is None:
         return None
-    t = tiers.deployment_frequency
-    if week_median >= t["elite"]:
-        return "elite"
-    if week_median >= t["high"]:
-        return "high"
-    if deployment_days * 30 / days >= t["medium"]:
-        return "medium"
-    return "low"
+    tier = _tier("deployment_frequency", week_median, tiers)
+    if tier in ("elite", "high"):
+        return tier
+    rule, medium = TIER_RULES["deployment_frequency"], tiers.deployment_frequency["medium"]
+    return "medium" if _meets(rule, deployment_days * 30 / days, medium) else "low"
 
 
-def _tier_below(value: float | None, thresholds: dict[str, float]) -> str | None:
-    if value is None:
-        return None
-    return next((name for name in ("elite", "high", "medium") if value < thresholds[name]), "low")
-
-
-def _tier_at_most(value: float | None, thresholds: dict[str, float]) -> str | None:
-    if value is None:
-        return None
-    return next((name for name in ("elite", "high", "medium") if value <= thresholds[name]), "low")
+def tier_bands(metric: str, tiers: Tiers, days_per_bucket: int = 7) -> list[tuple[str, float, float]]:
+    """(tier, low, high) for each tier of a metric, elite first, in the units of its per-bucket value
+    (hours, rates; deployment frequency in deployment days per bucket of `days_per_bucket` days); empty
+    for a metric without tiers. The edges are the thresholds tier_all() tests."""
+    rule = TIER_RULES.get(metric)
+    if rule is None:
+        return []
+    edges = [getattr(tiers, metric)[name] for name in TIER_NAMES]
+    if metric == "deployment_frequency":
+        edges[2] = edges[2] * days_per_bucket / 30  # the medium test is per 30 days
+    bounds = [math.inf, *edges, 0.0] if rule.higher_is_better else [0.0, *edges, math.inf]
+    names = (*TIER_NAMES, "low")
+    return [(name, min(a, b), max(a, b)) for name, a, b in zip(names, bounds, bounds[1:], strict=False)]
 
 
 def to_json(scope: Scope, groups: list[dict]) -> dict:
@@ -205,14 +256,10 @@ def explain(
     mart, time_column, condition = EXPLAIN[metric]
     _bind(con, scope)
     con.execute("set variable explain_group = ?", [group])
-    env_filter = (
-        "and (getvariable('environments') is null or list_contains(getvariable('environments'), environment))"
-        if mart != "incident_attribution"
-        else ""
-    )
+    env_filter = "and in_environments(environment)" if mart != "incident_attribution" else ""
     sql = (
         f"select {EXPLAIN_COLUMNS[mart]} from marts.{mart} join _scope using (service) "
-        f"where {time_column} >= getvariable('period_start') and {time_column} < getvariable('period_end') "
+        f"where in_period({time_column}) "
         f"and (getvariable('explain_group') is null or grp = getvariable('explain_group')) "
         f"and {condition} {env_filter} order by {time_column}, 1"
     )
@@ -221,39 +268,39 @@ def explain(
 
 # Series, catalog and health figures for the dashboard and reports (added for the dashboard, issue 3).
 TREND_GRAINS = ("week", "day")
+# The columns of metrics/buckets.sql that a trend leaves out (it never showed them).
+PERIOD_ONLY = ("baseline_deployments", "unknown_sha_deployments", "lead_time_excluded")
+
+
+def _bucketed(con: duckdb.DuckDBPyConnection, scope: Scope, grain: str | None, sql: str) -> pd.DataFrame:
+    if grain is not None and grain not in TREND_GRAINS:
+        raise ValueError(f"grain must be one of {', '.join(TREND_GRAINS)}, not {grain!r}")
+    _bind(con, scope, grain)
+    frame = con.execute(sql).df()
+    if grain is None:
+        return frame.drop(columns="bucket_start")
+    frame["bucket_start"] = _dates(frame["bucket_start"])
+    return frame
 
 
 def trend(con: duckdb.DuckDBPyConnection, scope: Scope, grain: str = "week") -> pd.DataFrame:
     """The metrics per group and ISO week (or day) of the period, buckets clipped to it, empty ones kept.
 
     Columns: group, bucket_start, days (of the bucket inside the period), then the counts, medians and
-    rates of compute() that make sense per bucket. Rows are assigned to buckets as compute() assigns
-    them to periods, so explain() over a bucket's days gives the rows behind a point.
+    rates of compute() that make sense per bucket. The same SQL as compute() (metrics/buckets.sql), so
+    explain() over a bucket's days gives the rows behind a point.
     """
-    if grain not in TREND_GRAINS:
-        raise ValueError(f"grain must be one of {', '.join(TREND_GRAINS)}, not {grain!r}")
-    _bind(con, scope)
-    con.execute("set variable trend_grain = ?", [grain])
-    frame = con.execute(read_sql("metrics/trend.sql")).df()
-    frame["bucket_start"] = _dates(frame["bucket_start"])
-    return frame
+    return _bucketed(con, scope, grain, "select * from _buckets").drop(columns=list(PERIOD_ONLY))
 
 
 def ci_summary(con: duckdb.DuckDBPyConnection, scope: Scope) -> pd.DataFrame:
     """CI runs per (service, pipeline) started in the period: runs, failures, failure rate, durations."""
-    _bind(con, scope)
-    return con.execute(read_sql("metrics/ci_summary.sql")).df()
+    return _bucketed(con, scope, None, read_sql("metrics/ci.sql"))
 
 
 def ci_trend(con: duckdb.DuckDBPyConnection, scope: Scope, grain: str = "week") -> pd.DataFrame:
     """CI runs per (service, pipeline, ISO week or day) started in the period."""
-    if grain not in TREND_GRAINS:
-        raise ValueError(f"grain must be one of {', '.join(TREND_GRAINS)}, not {grain!r}")
-    _bind(con, scope)
-    con.execute("set variable trend_grain = ?", [grain])
-    frame = con.execute(read_sql("metrics/ci_trend.sql")).df()
-    frame["bucket_start"] = _dates(frame["bucket_start"])
-    return frame
+    return _bucketed(con, scope, grain, read_sql("metrics/ci.sql")).drop(columns="last_run_at")
 
 
 def catalog(con: duckdb.DuckDBPyConnection) -> dict:
@@ -262,20 +309,17 @@ def catalog(con: duckdb.DuckDBPyConnection) -> dict:
     services = con.execute(
         "select service, coalesce(team, 'unassigned') as team, repo from core.services order by service"
     ).df()
-    transformed = con.execute(
-        "select count(*) from information_schema.tables"
-        " where table_schema = 'marts' and table_name = 'deployments'"
-    ).fetchone()[0]
     environments, first, last, deployments = [], None, None, 0
-    if transformed:  # a fresh warehouse has no marts until the first transform
+    if _transformed(con):
         rows = con.execute("select distinct environment from marts.deployments order by 1").fetchall()
         environments = [r[0] for r in rows]
-        first, last, deployments = con.execute(
+        first, last, deployments = one(
+            con,
             "select cast(min(finished_at) as date), cast(max(finished_at) as date), count(*) "
-            "from marts.deployments"
-        ).fetchone()
+            "from marts.deployments",
+        ) or (None, None, 0)
     counts = {
-        table: con.execute(f"select count(*) from core.{table}").fetchone()[0]
+        table: scalar(con, f"select count(*) from core.{table}")
         for table in ("deployments", "commits", "pull_requests", "incidents", "pipeline_runs")
     }
     return {

@@ -2,7 +2,7 @@
 
 Two independent fences: the statement type is checked against an allow-list before anything runs (which
 also gives the clear messages), and the connection itself is read-only with external access disabled and
-its configuration locked (STACK.md), so whatever slips past the first fence still cannot write or read files.
+its configuration locked, so whatever slips past the first fence still cannot write or read files.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def connect(path: str | os.PathLike | None) -> duckdb.DuckDBPyConnection:
     # Connections with the same config share that instance, so only the first one sets it up: the same
     # session as db.read (UTC, so now() compares with the UTC timestamps), then nothing can be changed.
     with _setup_lock:
-        # fetchall, not fetchone: an unfinished result would block the caller's next con.sql() (STACK.md).
+        # fetchall, not fetchone: an unfinished result would block the caller's next con.sql().
         if not con.execute("select current_setting('lock_configuration')").fetchall()[0][0]:
             con.execute("set global TimeZone = 'UTC'")
             con.execute("set lock_configuration = true")
@@ -87,12 +87,12 @@ def connect(path: str | os.PathLike | None) -> duckdb.DuckDBPyConnection:
 
 
 def _open_fenced(p: Path) -> duckdb.DuckDBPyConnection:
-    # db._open waits out another process's write lock and this process's own connections with other
+    # db.open_waiting waits out another process's write lock and this process's own connections with other
     # settings (DuckDB keeps one instance per file and process). A separate instance (ATTACH from
     # :memory:) is no way out: closing it would drop this process's file lock for every connection
     # (fcntl), letting a writer in under the other readers.
     try:
-        return db._open(p, read_only=True, config=dict(SANDBOX_CONFIG))
+        return db.open_waiting(p, read_only=True, config=dict(SANDBOX_CONFIG))
     except WarehouseError as exc:
         raise SandboxError(_one_line(str(exc))) from exc
 
@@ -186,7 +186,7 @@ def _human(exc: duckdb.Error) -> str:
 
 def _one_line(text: str) -> str:
     """DuckDB's message up to the source excerpt ("LINE 1: ..."), which only makes sense in a terminal."""
-    lines = []
+    lines: list[str] = []
     for line in text.splitlines():
         if line.startswith("LINE ") or (lines and not line.strip()):
             break

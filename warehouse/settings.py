@@ -9,11 +9,13 @@ Messages read the same whatever the section: `github.repo."acme/x".workflow: exp
 
 from __future__ import annotations
 
-import dataclasses
 import math
+import os
 import re
-from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, TypeVar
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -29,6 +31,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+CONFIG_FILE = "dora.toml"
+
 
 class ConfigError(Exception):
     """A dora.toml problem, its message starting with the key path it concerns."""
@@ -38,9 +42,7 @@ def _compiled(value: Any) -> re.Pattern[str]:
     if isinstance(value, re.Pattern):
         return value
     if not isinstance(value, str):
-        raise PydanticCustomError(
-            "regex_type", "expected a regular expression string, got {got}", {"got": type(value).__name__}
-        )
+        raise PydanticCustomError("regex_type", "expected a string, got {got}", {"got": _type_name(value)})
     try:
         return re.compile(value)
     except re.error as exc:
@@ -91,8 +93,31 @@ def nonempty(value: str) -> str:
 NonEmpty = Annotated[str, Field(strict=True), AfterValidator(nonempty)]
 
 
+def existing_file(value: str) -> str:
+    if not os.path.isfile(value):
+        raise PydanticCustomError("no_file", "{value}: no such file", {"value": value})
+    return value
+
+
+# The path of a file that must exist, such as a CA bundle.
+File = Annotated[str, Field(strict=True), AfterValidator(existing_file)]
+
+
+def matching(pattern: str, message: str) -> AfterValidator:
+    """Text that must match `pattern` from its start; `message` says what else it is, e.g.
+    `matching(r"^[^/]+/[^/]+$", "{value} is not OWNER/NAME")` ({value} is the text, quoted)."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise PydanticCustomError("mismatch", message, {"value": repr(value)})
+        return value
+
+    return AfterValidator(check)
+
+
 def most(limit: float, message: str) -> AfterValidator:
-    """An upper bound that says why: `Annotated[Int, most(100, "GitHub serves at most 100 items per page")]`."""
+    """An upper bound that says why: `Annotated[Int, most(100, "GitHub serves at most 100 per page")]`."""
 
     def check(value: float) -> float:
         if value > limit:
@@ -111,14 +136,9 @@ class Section(BaseModel):
     # Said after the list of known keys, e.g. where a secret comes from instead.
     unknown_hint: ClassVar[str] = ""
 
-    @classmethod
-    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        super().__pydantic_init_subclass__(**kwargs)
-        # The sections were dataclasses, and the commands apply their options with dataclasses.replace:
-        # declaring the same fields lets that keep working (the new values are validated).
-        cls.__dataclass_fields__ = dataclasses.make_dataclass(
-            cls.__name__, list(cls.model_fields)
-        ).__dataclass_fields__
+    def replaced(self, **changes: Any) -> Self:
+        """A copy with `changes` applied and validated like the file's values (command-line options)."""
+        return self.model_validate({**self.model_dump(), **changes})
 
     @model_validator(mode="before")
     @classmethod
@@ -218,6 +238,11 @@ def errors_of(exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[
     return out
 
 
+def overridden(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The command-line options that were given (None is an option left out), to pass to `parse`."""
+    return {key: value for key, value in options.items() if value is not None}
+
+
 def parse(model: type[S], body: Any, *where: str | int, **values: Any) -> S:
     """`body` (a dora.toml table) validated as `model`; `values` override keys (command-line options).
     The first problem becomes a ConfigError naming its key path under `where` (e.g. "github")."""
@@ -229,3 +254,23 @@ def parse(model: type[S], body: Any, *where: str | int, **values: Any) -> S:
         return model.model_validate(body)
     except ValidationError as exc:
         raise ConfigError(errors_of(exc, where)[0]) from None
+
+
+T = TypeVar("T")
+
+
+def read(path: str | os.PathLike[str] | None, build: Callable[[dict[str, Any], Path], T]) -> T | None:
+    """dora.toml's tables made into settings by `build`: the given path (must exist), else $DORA_CONFIG, else
+    ./dora.toml; None without a file. Problems become a ConfigError that starts with the file's name."""
+    explicit = path or os.environ.get("DORA_CONFIG")
+    candidate = Path(explicit) if explicit else Path(CONFIG_FILE)
+    if not candidate.exists():
+        if explicit:
+            raise ConfigError(f"{candidate}: no such file")
+        return None
+    try:
+        return build(tomllib.loads(candidate.read_text(encoding="utf-8")), candidate)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{candidate}: {exc}") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"{candidate}: {exc}") from exc

@@ -42,7 +42,7 @@ def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-# The normalisation load.load_frames applies in SQL (BUNDLE.md: shas and environments lowercased on
+# The normalisation load.load_frames applies in SQL (shas and environments lowercased on
 # load), done here in Python: a staged temp table per table and batch costs more than the rest of the write.
 NORMALISE = {
     "lower": _lower,
@@ -70,7 +70,7 @@ def _arrow(columns: tuple[Column, ...], rows: list[dict[str, Any]]) -> pa.Table:
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> None:
     # DuckDB 2.0 leaves a statement's result open until fetched, which blocks register() and the next
-    # statement on this connection (STACK.md): fetch it.
+    # statement on this connection: fetch it.
     con.execute(sql, params or []).fetchall()
 
 
@@ -95,8 +95,6 @@ class WarehouseSink:
         self._closed = threading.Event()
         self._closer = threading.Thread(target=self._close_when_idle, name="sink-closer", daemon=True)
         self._closer.start()
-
-    # --- connection lifecycle -------------------------------------------------------------------
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
@@ -133,8 +131,6 @@ class WarehouseSink:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- reads collectors need ----------------------------------------------------------------
-
     def cursor(self, scope: str, entity: str) -> dict[str, Any] | None:
         with self._lock:
             row = (
@@ -165,8 +161,6 @@ class WarehouseSink:
             sha: CommitInfo(sha, tuple(parents), authored, message or "")
             for sha, parents, authored, message in found
         }
-
-    # --- the write --------------------------------------------------------------------------
 
     def write(self, batch: Batch) -> None:
         with self._lock:
@@ -264,10 +258,11 @@ def quarantined(
     con: duckdb.DuckDBPyConnection, source: str, since: dt.datetime | None = None
 ) -> list[tuple[str, str, str, str]]:
     """(scope, entity, key, problem) of the objects of a source quarantined (since a time), for a summary."""
-    exists = con.execute(
+    exists = db.scalar(
+        con,
         "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?",
         [f"{source}__quarantine"],
-    ).fetchone()[0]
+    )
     if not exists:
         return []
     return con.execute(

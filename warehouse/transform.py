@@ -1,4 +1,4 @@
-"""`dora transform`: bring the marts up to date with the core tables (METRICS.md), in one transaction.
+"""`dora transform`: bring the marts up to date with the core tables (docs/metrics.md), in one transaction.
 
 Incremental: every core row carries the id of the load that wrote it, and the transform remembers the
 last load id it saw. The commit-level marts (the walk, commit_changes, deployment_stats, changes: the
@@ -15,18 +15,19 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import resources
 
 import duckdb
 
-from doralytics.config import MetricsSettings, Tiers
 from warehouse import walk
 from warehouse.db import get_meta, read_sql, set_meta
 from warehouse.load import last_load_id
+from warehouse.metric_settings import MetricsSettings, Tiers
 from warehouse.schema import TABLE_BY_NAME
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Incremental:
@@ -97,7 +98,7 @@ def set_variables(con: duckdb.DuckDBPyConnection, settings: MetricsSettings) -> 
 def fingerprint(settings: MetricsSettings) -> str:
     """What the marts were derived with: the settings (tiers aside: they are applied when metrics are read)
     and the text of every SQL file."""
-    digest = hashlib.sha256(repr(replace(settings, tiers=Tiers())).encode())
+    digest = hashlib.sha256(repr(settings.replaced(tiers=Tiers())).encode())
     sql = resources.files("warehouse") / "sql"
     for folder in ("walk", "affected", "marts"):
         for entry in sorted((sql / folder).iterdir(), key=lambda e: e.name):
@@ -116,7 +117,7 @@ def run(con: duckdb.DuckDBPyConnection, settings: MetricsSettings, full: bool = 
         last_load = last_load_id(con)
         seen = get_meta(con, "transformed_load_id")
         full = full or seen is None or get_meta(con, "transform_fingerprint") != stamp
-        con.execute("set variable since_load_id = ?", [-1 if full else int(seen)])
+        con.execute("set variable since_load_id = ?", [-1 if full or seen is None else int(seen)])
         if full:
             walk.clear(con)
 

@@ -10,16 +10,21 @@ words for the dashboard ('19.6 hours', '–' when empty) and short ones for e-ma
 from __future__ import annotations
 
 import math
-
-import pandas as pd
+import sys
 
 LONG_UNITS = ("minutes", "hours", "days")
 SHORT_UNITS = ("min", "h", "d")
 
 
 def missing(value: object) -> bool:
-    """None, pandas' NA or NaN: a number the data cannot give."""
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    """None, pandas' NA or NaN: a number the data cannot give. (A value can only be pandas' NA once pandas
+    is loaded, and the command line should not pay for loading it.)"""
+    pandas = sys.modules.get("pandas")
+    return (
+        value is None
+        or (pandas is not None and value is pandas.NA)
+        or (isinstance(value, float) and math.isnan(value))
+    )
 
 
 def duration(hours: float | None, *, short: bool = False, empty: str = "–") -> str:

@@ -74,7 +74,8 @@ def walk(con: duckdb.DuckDBPyConnection) -> int:
 
 def _graphs_by_pair(batches: list[pa.RecordBatch]) -> Iterator[tuple[tuple[str, str], dict[str, list[str]]]]:
     """Yield ((service, environment), {sha: parents}) from candidate rows ordered by the pair."""
-    pair, graph = None, {}
+    pair: tuple[str, str] | None = None
+    graph: dict[str, list[str]] = {}
     for batch in batches:
         services, environments, shas, parents = (batch.column(i).to_pylist() for i in range(4))
         for service, environment, sha, ps in zip(services, environments, shas, parents, strict=True):

@@ -6,11 +6,13 @@ import datetime as dt
 import hashlib
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from collectors.demo.model import SYMPTOMS, WINDOW_DAYS, Service
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -83,7 +85,7 @@ class Org:
     def chance(self, p: float) -> bool:
         return self.rng.random() < p
 
-    def pick(self, items: tuple[str, ...] | list[str]) -> str:
+    def pick(self, items: Sequence[T]) -> T:
         return self.rng.choice(items)
 
     def minutes(self, low: float, high: float) -> dt.timedelta:

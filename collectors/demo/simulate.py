@@ -329,9 +329,8 @@ class RepoSim:
         else:
             labelled = org.chance(0.8)
             prefix = "hotfix" if not labelled or org.chance(0.6) else "fix"
-            pr = self.small_pr(t, title, author, f"{prefix}/{title[8:].replace(' ', '-')}", [title])
+            pr, merged = self.small_pr(t, title, author, f"{prefix}/{title[8:].replace(' ', '-')}", [title])
             pr.labels = ["hotfix", "bug"] if labelled else ["bug"]
-            merged = pr.planned_merge
             self.plan(pr)
         self.at(merged + CI_DELAY + org.minutes(1, 15), self.deploy, deployer, True)
 
@@ -357,17 +356,21 @@ class RepoSim:
         else:
             source = self.pr_of.get(target)
             branch = f"revert-{source.number}-{source.head_branch}" if source else f"revert-{target[:7]}"
-            pr = self.small_pr(t, f'Revert "{subject}"', author, branch, [message])
-            merged = pr.planned_merge
+            pr, merged = self.small_pr(t, f'Revert "{subject}"', author, branch, [message])
             self.plan(pr)
         self.at(merged + CI_DELAY + org.minutes(1, 15), self.deploy, deployer, True)
 
-    def small_pr(self, t: dt.datetime, title: str, author: str, branch: str, messages: list[str]) -> PR:
-        """An urgent one-commit PR: opened minutes after the commit, reviewed and merged fast."""
+    def small_pr(
+        self, t: dt.datetime, title: str, author: str, branch: str, messages: list[str]
+    ) -> tuple[PR, dt.datetime]:
+        """An urgent one-commit PR (opened minutes after the commit, reviewed and merged fast) and when it
+        merges."""
         org = self.org
         created = t + org.minutes(3, 15)
         reviewed = created + org.minutes(3, 20)
         merged = reviewed + org.minutes(5, 30)
         reviewer = org.pick([d for d in self.devs if d != author])
         style = org.weighted(("merge", "squash", "rebase"), self.repo.styles)
-        return PR(title, author, reviewer, style, branch, [], t, created, reviewed, merged, [t], messages)
+        return PR(
+            title, author, reviewer, style, branch, [], t, created, reviewed, merged, [t], messages
+        ), merged

@@ -10,19 +10,20 @@ GithubRetry waits out primary/secondary rate limits and retries 5xx underneath.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import re
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from github import Auth, Github, GithubRetry
 from github.GithubException import GithubException, RateLimitExceededExceedsMaxWait
 
-from collectors.base import CollectorError, RateBudget, Stats, classify
+from collectors.base import Cancelled, CollectorError, RateBudget, Stats, TokenRejected, classify, timestamp
 from collectors.github.settings import GithubSettings
 
 PERMISSIONS = (
@@ -38,8 +39,37 @@ class ApiError(CollectorError):
         self.status, self.kind = status, kind
 
 
-class Cancelled(CollectorError):
-    """Another worker hit a failure that dooms the whole run (a rejected token)."""
+@dataclass(frozen=True)
+class Resource:
+    """A list endpoint, newest first by `order`; `items` names the list in a wrapped response."""
+
+    entity: str
+    path: str
+    params: dict[str, Any] = field(default_factory=dict)
+    order: str = "id"
+    items: str | None = None
+    lookback_hours: float = 0.0  # re-read items this much older than the last top (runs get re-run)
+
+
+RESOURCES = {
+    "pulls": Resource(
+        "pulls",
+        "/repos/{repo}/pulls",
+        {"state": "closed", "sort": "updated", "direction": "desc"},
+        "updated_at",
+    ),
+    "deployments": Resource("deployments", "/repos/{repo}/deployments"),
+    "issues": Resource(
+        "issues",
+        "/repos/{repo}/issues",
+        {"state": "all", "sort": "updated", "direction": "desc"},
+        "updated_at",
+    ),
+    "workflow_runs": Resource(
+        "workflow_runs", "/repos/{repo}/actions/runs", {}, "created_at", items="workflow_runs"
+    ),
+    "releases": Resource("releases", "/repos/{repo}/releases"),
+}
 
 
 @dataclass
@@ -56,6 +86,12 @@ class Response:
     def next_url(self) -> str | None:
         found = LINK_NEXT.search(self.headers.get("link") or "")
         return found.group(1) if found else None
+
+    def items(self, resource: Resource) -> list[dict[str, Any]]:
+        """The listed items of a page of `resource`."""
+        data: Any = self.data or ([] if resource.items is None else {})
+        listed: list[dict[str, Any]] = data.get(resource.items, []) if resource.items else data
+        return listed
 
 
 def make_client(token: str | None, settings: GithubSettings) -> Github:
@@ -169,18 +205,150 @@ class Api:
             )
 
 
-def fatal_message(exc: ApiError, repo: str, what: str) -> str:
-    """The message a user can act on, naming the repo and the permission involved."""
+def fatal(exc: ApiError, repo: str, what: str) -> CollectorError:
+    """The error a user can act on, naming the repo and the permission involved."""
     if exc.status == 401:
-        return (
+        return TokenRejected(
             "GITHUB_TOKEN was rejected (401 Bad credentials): create a new token and export it as "
             "GITHUB_TOKEN"
         )
     if exc.status == 404:
-        return (
+        return CollectorError(
             f"{repo}: {what} not found (404): the repository does not exist or the token cannot see it; "
             + PERMISSIONS
         )
     if exc.status == 403:
-        return f"{repo}: {what} forbidden (403: {exc}); " + PERMISSIONS
-    return f"{repo}: {what}: {exc}"
+        return CollectorError(f"{repo}: {what} forbidden (403: {exc}); " + PERMISSIONS)
+    return CollectorError(f"{repo}: {what}: {exc}")
+
+
+def org_repos(api: Api, org: str) -> list[str]:
+    """The non-archived repositories of an organization."""
+    names: list[str] = []
+    url: str | None = f"/orgs/{org}/repos"
+    query: dict[str, Any] | None = {"per_page": 100, "type": "all"}
+    while url:
+        try:
+            response = api.get(url, query)
+        except ApiError as exc:
+            raise fatal(exc, org, "organization") from None
+        names += [r["full_name"] for r in response.data or [] if not r.get("archived")]
+        url, query = response.next_url, None
+    return names
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    state: dict[str, Any]  # the cursor to save when walking on
+    done_state: dict[str, Any]  # the cursor to save when stopping after this page
+    last: bool
+
+
+def _shift(value: str, hours: float) -> str:
+    return (timestamp(value) - dt.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class RepoApi:
+    """The requests of one repository: failures named after it, lists walked page by page from a cursor."""
+
+    def __init__(self, api: Api, repo: str, per_page: int) -> None:
+        self.api, self.repo, self.per_page = api, repo, per_page
+
+    def get(
+        self, url: str, what: str, params: dict[str, Any] | None = None, etag: str | None = None
+    ) -> Response:
+        try:
+            return self.api.get(url, params, etag)
+        except ApiError as exc:
+            raise fatal(exc, self.repo, what) from None
+
+    def get_all(self, url: str, what: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Every page of a small list (a PR's commits or reviews)."""
+        out: list[Any] = []
+        next_url: str | None = url
+        query: dict[str, Any] | None = {"per_page": self.per_page, **(params or {})}
+        while next_url:
+            response = self.get(next_url, what, query)
+            out.extend(response.data or [])
+            next_url, query = response.next_url, None
+        return out
+
+    def walk(
+        self, resource: Resource, state: dict[str, Any], params: dict[str, Any] | None = None
+    ) -> Iterator[Page]:
+        """Pages of new items, newest first, from the cursor `state`, with the cursor to save after each.
+
+        Lists come newest first, so an incremental run walks from the top and stops at the first item it
+        already has; page 1 is asked with If-None-Match, so "nothing new" costs one 304 (free of rate
+        limit) per repo and entity.
+        """
+        mark, mark_keys = state.get("mark"), set(state.get("mark_keys") or [])
+        walked = ("mark", "mark_keys", "etag", "resume", "top", "top_keys", "complete")
+        keep = {k: v for k, v in state.items() if k not in walked}
+        stop_at = _shift(mark, resource.lookback_hours) if mark and resource.lookback_hours else mark
+        fresh = not state.get("resume")
+        if fresh:
+            url: str | None = resource.path.format(repo=self.repo)
+            query: dict[str, Any] | None = {
+                **resource.params,
+                "per_page": self.per_page,
+                **(params or {}),
+            }
+            etag = state.get("etag") if state.get("complete") else None
+            top, first_etag = None, None
+            top_keys: list[str] = []
+        else:
+            url, query, etag = state["resume"], None, None
+            top, top_keys, first_etag = state.get("top"), state.get("top_keys") or [], None
+        while url:
+            response = self.get(url, f"{resource.entity} list", query, etag)
+            if response.status == 304:
+                done = {**state, "resume": None}
+                yield Page([], done, done, True)
+                return
+            items = response.items(resource)
+            if fresh and top is None:
+                first_etag = response.etag
+                top = items[0].get(resource.order) if items else mark
+                top_keys = (
+                    [str(i.get("id")) for i in items if i.get(resource.order) == top]
+                    if items
+                    else list(mark_keys)
+                )
+            new: list[dict[str, Any]] = []
+            reached = False
+            for item in items:
+                value = item.get(resource.order)
+                if stop_at is not None and value is not None:
+                    older = value < stop_at or (
+                        value == stop_at and not resource.lookback_hours and str(item.get("id")) in mark_keys
+                    )
+                    if older:
+                        reached = True
+                        break
+                new.append(item)
+            next_url = response.next_url
+            done_state = {
+                **keep,
+                "mark": top,
+                "mark_keys": top_keys,
+                "etag": first_etag,
+                "resume": None,
+                "complete": True,
+            }
+            go_on = {
+                **keep,
+                "mark": mark,
+                "mark_keys": sorted(mark_keys),
+                "etag": None,
+                "resume": next_url,
+                "top": top,
+                "top_keys": top_keys,
+                "complete": False,
+            }
+            last = reached or next_url is None
+            yield Page(new, done_state if last else go_on, done_state, last)
+            if last:
+                return
+            url, query, etag = next_url, None, None

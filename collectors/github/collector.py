@@ -1,197 +1,50 @@
 """GitHub collector: repos -> raw payloads + canonical rows, incrementally, page by page.
 
-Each list is declared as a `Resource` (path, parameters, the field it is ordered by). Lists come newest
-first, so an incremental run walks from the top and stops at the first item it already has; page 1 is
-asked with If-None-Match, so "nothing new" costs one 304 (free of rate limit) per repo and entity. Every
-page becomes one `Batch` carrying the cursor that resumes after it: a run killed at any point redoes at
-most one page.
+Each list is declared as a `Resource` in client.py and walked newest first from its cursor. Every page
+becomes one `Batch` carrying the cursor that resumes after it: a run killed at any point redoes at most
+one page.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from collectors.base import Batches, CollectorError, MissingField, Progress, parse_ts
+from github import Github
+
+from collectors import runner
+from collectors.base import CollectorError, MissingField, Progress, Run, RunResult, Stats, parse_ts
 from collectors.github import rows
-from collectors.github.client import Api, ApiError, Cancelled, Response, fatal_message
-from collectors.github.settings import GithubSettings, RepoSettings
-from warehouse.batch import Batch, CommitInfo, Quarantined, Record, Sink
+from collectors.github.client import RESOURCES, Api, ApiError, RepoApi, fatal, org_repos
+from collectors.github.clone import clone_commits, clone_url
+from collectors.github.preview import preview
+from collectors.github.settings import GithubSettings, RepoSettings, check_services
+from warehouse.batch import Batch, CommitInfo, Record, Sink
 
 SOURCE = "github"  # raw.github__<entity>, raw.cursors.source
 
 
-@dataclass(frozen=True)
-class Resource:
-    """A list endpoint, newest first by `order`; `items` names the list in a wrapped response."""
-
-    entity: str
-    path: str
-    params: dict[str, Any] = field(default_factory=dict)
-    order: str = "id"
-    items: str | None = None
-    lookback_hours: float = 0.0  # re-read items this much older than the last top (runs get re-run)
-
-
-RESOURCES = {
-    "pulls": Resource(
-        "pulls",
-        "/repos/{repo}/pulls",
-        {"state": "closed", "sort": "updated", "direction": "desc"},
-        "updated_at",
-    ),
-    "deployments": Resource("deployments", "/repos/{repo}/deployments"),
-    "issues": Resource(
-        "issues",
-        "/repos/{repo}/issues",
-        {"state": "all", "sort": "updated", "direction": "desc"},
-        "updated_at",
-    ),
-    "workflow_runs": Resource(
-        "workflow_runs", "/repos/{repo}/actions/runs", {}, "created_at", items="workflow_runs"
-    ),
-    "releases": Resource("releases", "/repos/{repo}/releases"),
-}
-
-
-@dataclass
-class Page:
-    items: list[dict[str, Any]]
-    state: dict[str, Any]  # the cursor to save when walking on
-    done_state: dict[str, Any]  # the cursor to save when stopping after this page
-    last: bool
-
-
-def _shift(value: str, hours: float) -> str:
-    moved = parse_ts(value) - dt.timedelta(hours=hours)  # type: ignore[operator]
-    return moved.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class RepoCollector(Batches):
+class RepoCollector(runner.Scope):
     """Collects one repository; runs in one worker thread with its own client."""
 
     def __init__(
-        self, api: Api, settings: GithubSettings, repo: RepoSettings, sink: Sink, progress: Progress
+        self, api: Api, settings: GithubSettings, repo: RepoSettings, run: Run, token: str | None = None
     ) -> None:
-        self.api, self.settings, self.repo, self.sink, self.progress = api, settings, repo, sink, progress
-        self.name = repo.repo
-        self.stats = api.stats
+        super().__init__(repo.repo, run, api.stats, settings.full)
+        self.http = RepoApi(api, repo.repo, settings.per_page)
+        self.settings, self.repo, self.token = settings, repo, token
         self.bots = re.compile(settings.bot_pattern)
         self.severity = re.compile(settings.severity_pattern)
         self.production = re.compile(settings.production_pattern)
         self.graph: dict[str, CommitInfo] = {}
         self.default_branch = "main"
         self.commits_since: dt.datetime | None = None
-        self.cursors: dict[str, dict[str, Any]] = {}
-
-    # --- plumbing -------------------------------------------------------------------------------
-
-    def quarantine(self, batch: Batch, entity: str, key: str, exc: MissingField, payload: Any) -> None:
-        batch.quarantined.append(Quarantined(entity, key, str(exc), payload))
-
-    def get(
-        self, url: str, what: str, params: dict[str, Any] | None = None, etag: str | None = None
-    ) -> Response:
-        try:
-            return self.api.get(url, params, etag)
-        except Cancelled:
-            raise
-        except ApiError as exc:
-            if exc.status in (401, 403, 404):
-                raise CollectorError(fatal_message(exc, self.name, what)) from None
-            raise CollectorError(f"{self.name}: {what}: {exc}") from None
-
-    def get_all(self, url: str, what: str, params: dict[str, Any] | None = None) -> list[Any]:
-        """Every page of a small list (a PR's commits or reviews)."""
-        out: list[Any] = []
-        next_url: str | None = url
-        query = {"per_page": self.settings.per_page, **(params or {})}
-        while next_url:
-            response = self.get(next_url, what, query)
-            out.extend(response.data or [])
-            next_url, query = response.next_url, None
-        return out
-
-    def walk(self, resource: Resource, params: dict[str, Any] | None = None) -> Iterator[Page]:
-        """Pages of new items, newest first, with the cursor to save after each."""
-        state = self.cursor(resource.entity)
-        mark, mark_keys = state.get("mark"), set(state.get("mark_keys") or [])
-        walked = ("mark", "mark_keys", "etag", "resume", "top", "top_keys", "complete")
-        keep = {k: v for k, v in state.items() if k not in walked}
-        stop_at = _shift(mark, resource.lookback_hours) if mark and resource.lookback_hours else mark
-        fresh = not state.get("resume")
-        if fresh:
-            url: str | None = resource.path.format(repo=self.name)
-            query: dict[str, Any] | None = {
-                **resource.params,
-                "per_page": self.settings.per_page,
-                **(params or {}),
-            }
-            etag = state.get("etag") if state.get("complete") else None
-            top, top_keys, first_etag = None, [], None
-        else:
-            url, query, etag = state["resume"], None, None
-            top, top_keys, first_etag = state.get("top"), state.get("top_keys") or [], None
-        while url:
-            response = self.get(url, f"{resource.entity} list", query, etag)
-            if response.status == 304:
-                done = {**state, "resume": None}
-                yield Page([], done, done, True)
-                return
-            data = response.data or ([] if resource.items is None else {})
-            items = data.get(resource.items, []) if resource.items else data
-            if fresh and top is None:
-                first_etag = response.etag
-                top = items[0].get(resource.order) if items else mark
-                top_keys = (
-                    [str(i.get("id")) for i in items if i.get(resource.order) == top]
-                    if items
-                    else list(mark_keys)
-                )
-            new: list[dict[str, Any]] = []
-            reached = False
-            for item in items:
-                value = item.get(resource.order)
-                if stop_at is not None and value is not None:
-                    older = value < stop_at or (
-                        value == stop_at and not resource.lookback_hours and str(item.get("id")) in mark_keys
-                    )
-                    if older:
-                        reached = True
-                        break
-                new.append(item)
-            next_url = response.next_url
-            done_state = {
-                **keep,
-                "mark": top,
-                "mark_keys": top_keys,
-                "etag": first_etag,
-                "resume": None,
-                "complete": True,
-            }
-            go_on = {
-                **keep,
-                "mark": mark,
-                "mark_keys": sorted(mark_keys),
-                "etag": None,
-                "resume": next_url,
-                "top": top,
-                "top_keys": top_keys,
-                "complete": False,
-            }
-            last = reached or next_url is None
-            yield Page(new, done_state if last else go_on, done_state, last)
-            if last:
-                return
-            url, query, etag = next_url, None, None
-
-    # --- the run -----------------------------------------------------------------------------
 
     def run(self) -> None:
-        self.progress.start(self.name)
         self.meta()
         mode = self.repo.deployments
         if mode == "deployments":
@@ -209,7 +62,7 @@ class RepoCollector(Batches):
 
     def meta(self) -> None:
         state = self.cursor("repo")
-        response = self.get(f"/repos/{self.name}", "repository", etag=state.get("etag"))
+        response = self.http.get(f"/repos/{self.name}", "repository", etag=state.get("etag"))
         services = rows.service_rows(self.repo)
         batch = Batch(self.name, "repo")
         if response.status == 304:
@@ -230,26 +83,35 @@ class RepoCollector(Batches):
             self.write(batch)
 
     def in_production(self, environment: str, flag: Any = None) -> bool:
-        return flag is True or bool(self.production.search(environment.strip().lower()))
+        return rows.in_production(self.production, environment, flag)
 
     def before_since(self, when: dt.datetime | None) -> bool:
         since = self.settings.since
         return since is not None and when is not None and when.date() < since
+
+    def stops_walk(self, created: dt.datetime | None, baseline: bool) -> bool:
+        """Whether a walk back in time stops at an item created at `created`: it is before --since (its
+        commits are fetched, it may be the baseline) and `baseline` says nothing older is needed."""
+        if not self.before_since(created):
+            return False
+        self.note_baseline(created)
+        return baseline
 
     def note_baseline(self, finished: dt.datetime | None) -> None:
         """The last deployment before --since: commits are fetched back to it (it is the baseline)."""
         if finished is not None and (self.commits_since is None or finished < self.commits_since):
             self.commits_since = finished
 
-    # --- deployments (Deployments API) ----------------------------------------------------------
-
     def deployment_batch(
-        self, batch: Batch, deployment: dict[str, Any], pending: dict[str, Any]
+        self, batch: Batch, deployment: dict[str, Any], pending: dict[str, Any], etag: str | None = None
     ) -> str | None:
-        """Fetch a deployment's statuses; adds its row (or keeps it pending). Returns its outcome."""
+        """Fetch a deployment's statuses; adds its row (or keeps it pending). Returns its outcome, None
+        while it is pending (also when its statuses are unchanged since `etag`)."""
         ident = str(deployment.get("id"))
         url = f"/repos/{self.name}/deployments/{ident}/statuses"
-        response = self.get(url, f"statuses of deployment {ident}", {"per_page": 100})
+        response = self.http.get(url, f"statuses of deployment {ident}", {"per_page": 100}, etag)
+        if response.status == 304:
+            return None
         statuses = response.data or []
         batch.add_raw("deployment_statuses", [Record(f"{self.name}:{ident}", statuses)])
         outcome = rows.deployment_outcome(statuses)
@@ -274,36 +136,29 @@ class RepoCollector(Batches):
             return "production"
         return outcome[0]
 
-    def pending_deployments(self) -> None:
-        """Deployments not finished at the last run: ask their statuses again (a 304 costs nothing)."""
-        state = self.cursor("deployments")
+    def recheck(self, entity: str, ask: Callable[[Batch, str, dict[str, Any], dict[str, Any]], Any]) -> None:
+        """The items of `entity` not finished at the last run (`pending` in its cursor) asked again, each
+        with its ETag (a 304 costs nothing): `ask(batch, id, entry, pending)` drops those now finished."""
+        state = self.cursor(entity)
         pending = dict(state.get("pending") or {})
         if not pending:
             return
-        batch = Batch(self.name, "deployments")
+        batch = Batch(self.name, entity)
         for ident, entry in list(pending.items()):
-            url = f"/repos/{self.name}/deployments/{ident}/statuses"
-            response = self.get(url, f"statuses of deployment {ident}", {"per_page": 100}, entry.get("etag"))
-            if response.status == 304:
-                continue
-            pending.pop(ident)
-            statuses = response.data or []
-            batch.add_raw("deployment_statuses", [Record(f"{self.name}:{ident}", statuses)])
-            outcome = rows.deployment_outcome(statuses)
-            deployment = entry["deployment"]
-            if outcome is None:
-                pending[ident] = {"etag": response.etag, "deployment": deployment}
-            elif outcome[0] != "skip":
-                rule = rows.service_for(self.repo, environment=str(deployment.get("environment") or ""))
-                if rule is not None:
-                    batch.add_rows(
-                        "deployments", [rows.deployment_row(self.name, rule.name, deployment, outcome)]
-                    )
+            ask(batch, ident, entry, pending)
         batch.cursor = {**state, "pending": pending}
         self.write(batch)
 
+    def pending_deployments(self) -> None:
+        self.recheck(
+            "deployments",
+            lambda batch, _, entry, pending: self.deployment_batch(
+                batch, entry["deployment"], pending, entry.get("etag")
+            ),
+        )
+
     def deployments(self) -> None:
-        for page in self.walk(RESOURCES["deployments"]):
+        for page in self.http.walk(RESOURCES["deployments"], self.cursor("deployments")):
             pending = dict(self.cursor("deployments").get("pending") or {})
             batch = Batch(self.name, "deployments")
             batch.add_raw("deployments", [Record(f"{self.name}:{d.get('id')}", d) for d in page.items])
@@ -311,21 +166,17 @@ class RepoCollector(Batches):
             for deployment in page.items:
                 created = parse_ts(deployment.get("created_at"))
                 outcome = self.deployment_batch(batch, deployment, pending)
-                if self.before_since(created):
-                    self.note_baseline(created)
-                    if outcome == "production":
-                        stop = True
-                        break
+                if self.stops_walk(created, outcome == "production"):
+                    stop = True
+                    break
             batch.cursor = {**(page.done_state if stop else page.state), "pending": pending}
             self.write(batch)
             if stop:
                 break
 
-    # --- releases ---------------------------------------------------------------------------------
-
     def releases(self) -> None:
         tag_re = re.compile(self.repo.tag_pattern) if self.repo.tag_pattern else None
-        for page in self.walk(RESOURCES["releases"]):
+        for page in self.http.walk(RESOURCES["releases"], self.cursor("releases")):
             batch = Batch(self.name, "releases")
             batch.add_raw("releases", [Record(f"{self.name}:{r.get('id')}", r) for r in page.items])
             stop = False
@@ -340,7 +191,7 @@ class RepoCollector(Batches):
                 rule = rows.service_for(self.repo, tag=tag)
                 if rule is None:
                     continue
-                commit = self.get(f"/repos/{self.name}/commits/{tag}", f"commit of tag {tag}").data or {}
+                commit = self.http.get(f"/repos/{self.name}/commits/{tag}", f"commit of tag {tag}").data or {}
                 try:
                     row = rows.release_deployment_row(
                         self.name, rule.name, release, commit.get("sha"), self.repo.environment
@@ -359,8 +210,6 @@ class RepoCollector(Batches):
             self.write(batch)
             if stop:
                 break
-
-    # --- workflow runs (pipeline_runs; deployments in workflow-runs mode) -----------------------------
 
     def run_rows(self, batch: Batch, run: dict[str, Any], pending: dict[str, Any]) -> str | None:
         ident = str(run.get("id"))
@@ -393,10 +242,10 @@ class RepoCollector(Batches):
 
     def workflow_runs(self, optional: bool = False) -> None:
         resource = RESOURCES["workflow_runs"]
-        resource = Resource(**{**resource.__dict__, "lookback_hours": self.settings.runs_lookback_hours})
+        resource = replace(resource, lookback_hours=self.settings.runs_lookback_hours)
         try:
             self.pending_runs()
-            for page in self.walk(resource):
+            for page in self.http.walk(resource, self.cursor(resource.entity)):
                 pending = dict(self.cursor("workflow_runs").get("pending") or {})
                 batch = Batch(self.name, "workflow_runs")
                 batch.add_raw("workflow_runs", [Record(f"{self.name}:{r.get('id')}", r) for r in page.items])
@@ -404,11 +253,10 @@ class RepoCollector(Batches):
                 for run in page.items:
                     outcome = self.run_rows(batch, run, pending)
                     created = parse_ts(run.get("created_at"))
-                    if self.before_since(created):
-                        self.note_baseline(created)
-                        if outcome == "production" or self.repo.deployments != "workflow-runs":
-                            stop = True
-                            break
+                    baseline = outcome == "production" or self.repo.deployments != "workflow-runs"
+                    if self.stops_walk(created, baseline):
+                        stop = True
+                        break
                 batch.cursor = {**(page.done_state if stop else page.state), "pending": pending}
                 self.write(batch)
                 if stop:
@@ -421,25 +269,17 @@ class RepoCollector(Batches):
             raise
 
     def pending_runs(self) -> None:
-        state = self.cursor("workflow_runs")
-        pending = dict(state.get("pending") or {})
-        if not pending:
-            return
-        batch = Batch(self.name, "workflow_runs")
-        for ident, entry in list(pending.items()):
-            response = self.get(
-                f"/repos/{self.name}/actions/runs/{ident}", f"workflow run {ident}", etag=entry.get("etag")
-            )
-            if response.status == 304:
-                continue
-            batch.add_raw("workflow_runs", [Record(f"{self.name}:{ident}", response.data)])
-            self.run_rows(batch, response.data, pending)
-            if ident in pending:
-                pending[ident] = {"etag": response.etag}
-        batch.cursor = {**state, "pending": pending}
-        self.write(batch)
+        self.recheck("workflow_runs", self.pending_run)
 
-    # --- commits ------------------------------------------------------------------------------------
+    def pending_run(self, batch: Batch, ident: str, entry: dict[str, Any], pending: dict[str, Any]) -> None:
+        url, what = f"/repos/{self.name}/actions/runs/{ident}", f"workflow run {ident}"
+        response = self.http.get(url, what, etag=entry.get("etag"))
+        if response.status == 304:
+            return
+        batch.add_raw("workflow_runs", [Record(f"{self.name}:{ident}", response.data)])
+        self.run_rows(batch, response.data, pending)
+        if ident in pending:
+            pending[ident] = {"etag": response.etag}
 
     def commit_batch(self, items: list[dict[str, Any]], cursor: dict[str, Any]) -> Batch:
         batch = Batch(self.name, "commits", cursor=cursor)
@@ -458,15 +298,13 @@ class RepoCollector(Batches):
 
     def commits(self) -> None:
         if self.settings.clone:
-            from collectors.git.collector import clone_commits
-
-            clone_commits(self)
+            self.clone_commits()
             return
         state = self.cursor("commits")
         branch = self.default_branch
         backfill = state.get("backfill")
         etag = state.get("etag") if state.get("head") and not backfill else None
-        response = self.get(f"/repos/{self.name}/branches/{branch}", f"branch {branch}", etag=etag)
+        response = self.http.get(f"/repos/{self.name}/branches/{branch}", f"branch {branch}", etag=etag)
         if response.status == 304:
             return
         head = (response.data.get("commit") or {}).get("sha")
@@ -486,7 +324,7 @@ class RepoCollector(Batches):
             if since:
                 query["since"] = since
         while url:
-            page = self.get(url, "commits", query)
+            page = self.http.get(url, "commits", query)
             next_url = page.next_url
             # the branch's ETag describes the head we pinned only if the head did not move meanwhile
             done = {"head": pinned, "etag": response.etag if pinned == head else None}
@@ -495,6 +333,15 @@ class RepoCollector(Batches):
             url, query = next_url, None
         if pinned != head:
             self.compare(pinned, head, None)
+
+    def clone_commits(self) -> None:
+        target = Path(self.settings.clone_dir or ".dora-clones") / f"{self.name}.git"
+        url = clone_url(self.settings.api_url, self.name, self.settings.clone_url)
+        cursor = self.cursor("git_commits")
+        for batch in clone_commits(url, target, self.name, self.default_branch, self.token, cursor):
+            for row in batch.rows.get("commits", []):
+                self.graph[row["sha"]] = rows.commit_info(row)
+            self.write(batch)
 
     def _commit_since(self) -> str | None:
         if self.settings.since is None:
@@ -511,11 +358,11 @@ class RepoCollector(Batches):
         query: dict[str, Any] | None = {"per_page": self.settings.per_page}
         while url:
             try:
-                page = self.api.get(url, query)
+                page = self.http.api.get(url, query)
             except ApiError as exc:
                 if exc.status == 404:
                     return False
-                raise CollectorError(fatal_message(exc, self.name, "compare")) from None
+                raise fatal(exc, self.name, "compare") from None
             next_url = page.next_url
             done = {"head": head, "etag": etag}
             cursor = {"head": base, "etag": None} if next_url else done
@@ -523,14 +370,12 @@ class RepoCollector(Batches):
             url, query = next_url, None
         return True
 
-    # --- pull requests ----------------------------------------------------------------------------
-
     def graph_view(self) -> dict[str, CommitInfo]:
-        return _GraphView(self.graph, lambda shas: self.sink.commits(self.name, shas))
+        return rows.GraphView(self.graph, lambda shas: self.sink.commits(self.name, shas))
 
     def pulls(self) -> None:
         graph = self.graph_view()
-        for page in self.walk(RESOURCES["pulls"]):
+        for page in self.http.walk(RESOURCES["pulls"], self.cursor("pulls")):
             batch = Batch(self.name, "pulls")
             batch.add_raw("pulls", [Record(f"{self.name}#{p.get('number')}", p) for p in page.items])
             stop = False
@@ -541,10 +386,10 @@ class RepoCollector(Batches):
                 if not pr.get("merged_at"):
                     continue
                 number = pr.get("number")
-                commits = self.get_all(
+                commits = self.http.get_all(
                     f"/repos/{self.name}/pulls/{number}/commits", f"commits of PR #{number}"
                 )
-                reviews = self.get_all(
+                reviews = self.http.get_all(
                     f"/repos/{self.name}/pulls/{number}/reviews", f"reviews of PR #{number}"
                 )
                 batch.add_raw("pull_commits", [Record(f"{self.name}#{number}", commits)])
@@ -570,14 +415,12 @@ class RepoCollector(Batches):
             if stop:
                 break
 
-    # --- incidents ------------------------------------------------------------------------------
-
     def issues(self) -> None:
         params: dict[str, Any] = {"labels": self.settings.incident_label}
         if self.settings.since and not self.cursor("issues").get("mark"):
             params["since"] = f"{self.settings.since.isoformat()}T00:00:00Z"
         names = {rule.name for rule in self.repo.services}
-        for page in self.walk(RESOURCES["issues"], params):
+        for page in self.http.walk(RESOURCES["issues"], self.cursor("issues"), params):
             batch = Batch(self.name, "issues", cursor=page.state)
             issues = [i for i in page.items if "pull_request" not in i]
             batch.add_raw("issues", [Record(f"{self.name}#{i.get('number')}", i) for i in issues])
@@ -602,16 +445,54 @@ class RepoCollector(Batches):
             self.write(batch)
 
 
-class _GraphView(dict):
-    """The commits of this run, falling back to the warehouse for older ones (rebase-merge detection)."""
+class GithubCollector:
+    """The repositories of the settings (and of `org`) on the runner; each worker thread has its own
+    PyGithub client, `token` is for `clone = true` only."""
 
-    def __init__(self, local: dict[str, CommitInfo], lookup: Callable[[list[str]], dict[str, CommitInfo]]):
-        super().__init__()
-        self.local, self.lookup = local, lookup
+    source = SOURCE
 
-    def get(self, sha: str, default: Any = None) -> Any:  # type: ignore[override]
-        if sha in self.local:
-            return self.local[sha]
-        found = self.lookup([sha])
-        self.local.update(found)
-        return found.get(sha, default)
+    def __init__(self, make: Callable[[], Github], settings: GithubSettings, token: str | None) -> None:
+        self.clients = runner.PerThread(make)
+        self.settings, self.token = settings, token
+        self.workers = settings.workers
+        self.max_rate_limit_wait: float | None = settings.max_rate_limit_wait
+        self.repos: dict[str, RepoSettings] = {}
+
+    def api(self, run: Run, stats: Stats) -> Api:
+        wait = self.settings.secondary_rate_wait
+        return Api(self.clients.get(), run.budget, stats, run.cancel, secondary_wait=wait)
+
+    def scopes(self, run: Run) -> list[str]:
+        org = self.settings.org
+        names = runner.scope_names(
+            [r.repo for r in self.settings.repos],
+            (lambda: org_repos(self.api(run, run.setup), org)) if org else None,
+            "no repositories: give --repo OWNER/NAME or --org ORG, or repos in dora.toml [github]",
+        )
+        self.settings = self.settings.with_repos(names)
+        runner.checked(lambda: check_services(self.settings.repos))
+        self.repos = {r.repo: r for r in self.settings.repos}
+        return list(self.repos)
+
+    def collect(self, scope: str, run: Run, stats: Stats) -> None:
+        RepoCollector(self.api(run, stats), self.settings, self.repos[scope], run, self.token).run()
+
+    def preview(self, scope: str, run: Run) -> dict[str, Any]:
+        http = RepoApi(self.api(run, run.setup), scope, self.settings.per_page)
+        return preview(http, self.settings, self.repos[scope])
+
+
+def collect(
+    make_client: Callable[[], Github],
+    settings: GithubSettings,
+    sink: Sink,
+    progress: Progress | None = None,
+    token: str | None = None,
+) -> RunResult:
+    """Collect every repository, `settings.workers` at a time (collectors/runner.py)."""
+    return runner.run(GithubCollector(make_client, settings, token), sink, progress)
+
+
+def dry_run(make_client: Callable[[], Github], settings: GithubSettings) -> list[dict[str, Any]]:
+    """What would count as a production deployment per repo, before anything is written."""
+    return runner.dry_run(GithubCollector(make_client, settings, None))

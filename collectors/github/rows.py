@@ -1,4 +1,4 @@
-"""GitHub payloads -> canonical rows (spec/BUNDLE.md). Pure functions: no requests, no state.
+"""GitHub payloads -> canonical rows (warehouse/schema.py). Pure functions: no requests, no state.
 
 A payload missing a field its row needs raises MissingField naming the object; the collector quarantines
 that object and goes on.
@@ -7,10 +7,10 @@ that object and goes on.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from collectors.base import dig, parse_ts, require
+from collectors.base import dig, parse_ts, require, timestamp
 from collectors.github.settings import RepoSettings, ServiceRule
 from warehouse.batch import CommitInfo
 
@@ -19,7 +19,11 @@ FAILURE_STATES = {"failure", "error"}
 # GitHub marks a deployment inactive when a later one supersedes it; from success that is still a success
 RUN_SUCCESS = {"success", "neutral"}
 RUN_FAILURE = {"failure", "timed_out", "startup_failure", "action_required"}
-RUN_CANCELLED = {"cancelled", "skipped", "stale"}
+
+
+def in_production(pattern: re.Pattern[str], environment: str, flag: Any = None) -> bool:
+    """GitHub's own production flag, where set, decides; otherwise the environment's name does."""
+    return flag is True or bool(pattern.search(environment.strip().lower()))
 
 
 def login(user: Any) -> str | None:
@@ -56,7 +60,7 @@ def first_review_at(pr: dict[str, Any], reviews: Iterable[dict[str, Any]], bots:
             continue
         if review.get("state") == "PENDING" or not review.get("submitted_at"):
             continue
-        times.append(parse_ts(review["submitted_at"]))
+        times.append(timestamp(review["submitted_at"]))
     return min(times) if times else None
 
 
@@ -96,7 +100,7 @@ def pull_request_rows(
     number = require(pr, "number", f"pull request of {repo}")
     what = f"pull request #{number} of {repo}"
     merged_at = require(pr, "merged_at", what)
-    first_commit = [parse_ts(require(c, "commit.author.date", f"commit of {what}")) for c in commits]
+    first_commit = [timestamp(require(c, "commit.author.date", f"commit of {what}")) for c in commits]
     row = {
         "repo": repo,
         "number": int(number),
@@ -143,7 +147,7 @@ def service_for(
 ) -> ServiceRule | None:
     """The first service rule matching; a rule without patterns matches everything.
 
-    Environments are matched as the warehouse stores them: trimmed and lowercased (METRICS.md).
+    Environments are matched as the warehouse stores them: trimmed and lowercased (docs/metrics.md).
     """
     environment = environment.strip().lower() if environment is not None else None
     for rule in settings.services:
@@ -165,7 +169,7 @@ def deployment_row(
         "deployment_id": f"github:deployment:{ident}",
         "service": service,
         "environment": require(deployment, "environment", what),
-        # GitHub's own flag, where set, decides; otherwise the name does (METRICS.md)
+        # GitHub's own flag, where set, decides; otherwise the name does (docs/metrics.md)
         "environment_tier": "production" if deployment.get("production_environment") is True else None,
         "commit_sha": require(deployment, "sha", what),
         "started_at": parse_ts(deployment.get("created_at")),
@@ -224,7 +228,7 @@ def run_deployment_row(
 
 
 def release_deployment_row(
-    repo: str, service: str, release: dict[str, Any], sha: str, environment: str
+    repo: str, service: str, release: dict[str, Any], sha: str | None, environment: str
 ) -> dict[str, Any]:
     ident = require(release, "id", f"release of {repo}")
     published = require(release, "published_at", f"release {ident} of {repo}")
@@ -275,3 +279,20 @@ def incident_row(repo: str, service: str, issue: dict[str, Any], severity: re.Pa
 
 def service_rows(settings: RepoSettings) -> list[dict[str, Any]]:
     return [{"service": rule.name, "repo": settings.repo, "team": rule.team} for rule in settings.services]
+
+
+class GraphView(dict[str, CommitInfo]):
+    """The commits of this run, falling back to the warehouse for older ones (rebase-merge detection)."""
+
+    def __init__(
+        self, local: dict[str, CommitInfo], lookup: Callable[[list[str]], dict[str, CommitInfo]]
+    ) -> None:
+        super().__init__()
+        self.local, self.lookup = local, lookup
+
+    def get(self, sha: str, default: Any = None) -> Any:
+        if sha in self.local:
+            return self.local[sha]
+        found = self.lookup([sha])
+        self.local.update(found)
+        return found.get(sha, default)

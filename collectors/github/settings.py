@@ -1,4 +1,4 @@
-"""The [github] section of dora.toml, validated here (config.py passes it through verbatim).
+"""The [github] section of dora.toml, and the settings of a `dora collect github` run.
 
 ```toml
 [github]
@@ -20,214 +20,150 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from doralytics.config import ConfigError, typed
+from pydantic import Field, field_validator, model_validator
 
-MODES = ("deployments", "workflow-runs", "releases", "merged-prs")
+from collectors.settings import Listing
+from warehouse import settings
+from warehouse.settings import Bool, Int, NonNegative, Positive, Regex, Section, Str
+
 REPO_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+RepoName = Annotated[
+    str, Field(strict=True), settings.matching(REPO_NAME.pattern, "{value} is not OWNER/NAME")
+]
+
+PerPage = Annotated[Int, Field(ge=1), settings.most(100, "GitHub serves at most 100 items per page")]
 
 
-@dataclass(frozen=True)
-class ServiceRule:
+class ServiceTable(Section):
+    """An item of a repo's `services = [...]`: one service of a monorepo."""
+
+    name: Str
+    team: Str | None = None  # default: the repo's team
+    environment: Regex | None = None  # regex on the deployment environment (deployments mode)
+    workflow: Regex | None = None  # regex on the workflow name or file (workflow-runs mode)
+    tag: Regex | None = None  # regex on the release tag (releases mode)
+
+
+class ServiceRule(ServiceTable):
     """One service of a repo. In a monorepo, a deployment goes to the first rule whose pattern matches."""
 
-    name: str
-    team: str
-    environment: str | None = None  # regex on the deployment environment (deployments mode)
-    workflow: str | None = None  # regex on the workflow name or file (workflow-runs mode)
-    tag: str | None = None  # regex on the release tag (releases mode)
+    team: Str
 
 
-@dataclass(frozen=True)
-class RepoSettings:
-    repo: str
+class RepoOptions(Section):
+    """What [github] sets for every repo, and [github.repo."OWNER/NAME"] for one."""
+
+    deployments: Literal["deployments", "workflow-runs", "releases", "merged-prs"] = "deployments"
+    workflow: Regex = r"(?i)deploy"
+    branch: Str | None = None  # the deploy branch; None = the repo's default branch
+    environment: Str = "production"  # what the modes without environments write
+    tag_pattern: Regex | None = None  # releases mode: only tags matching this
+    prereleases: Bool = False
+
+
+class RepoTable(RepoOptions):
+    """[github.repo."OWNER/NAME"]: the repo's options and its service, or a monorepo's services."""
+
+    service: Str | None = None  # default: the repo's name
+    team: Str | None = None  # default: the repo's owner
+    services: tuple[ServiceTable, ...] | None = None
+
+    @field_validator("services")
+    @classmethod
+    def _some(cls, value: tuple[ServiceTable, ...] | None) -> tuple[ServiceTable, ...] | None:
+        if value is not None and not value:
+            raise ValueError("expected at least one service")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way(self) -> RepoTable:
+        if self.service is not None and self.services is not None:
+            raise ValueError("give either service or services, not both")
+        return self
+
+
+class RepoSettings(RepoOptions):
+    repo: Str
     services: tuple[ServiceRule, ...]
-    deployments: str = "deployments"
-    workflow: str = r"(?i)deploy"
-    branch: str | None = None  # the deploy branch; None = the repo's default branch
-    environment: str = "production"  # what the modes without environments write
-    tag_pattern: str | None = None  # releases mode: only tags matching this
-    prereleases: bool = False
 
 
-@dataclass(frozen=True)
-class GithubSettings:
-    repos: tuple[RepoSettings, ...] = ()
-    org: str | None = None
-    api_url: str = "https://api.github.com"
-    workers: int = 4
-    per_page: int = 100
-    incident_label: str = "incident"
+class GithubOptions(Section):
+    """The keys of [github] that are not about one repo."""
+
+    org: Str | None = None
+    api_url: Str = "https://api.github.com"
+    workers: Int = Field(4, ge=1)
+    per_page: PerPage = 100
+    incident_label: Str = "incident"
     # the severity is the first label matching; group 1 is kept: "sev2" -> sev2, "severity:low" -> low
-    severity_pattern: str = r"(?i)^(?:severity[:/ -])?((?:sev|p)\d+|critical|high|medium|low|minor|major)$"
-    bot_pattern: str = r"(?i)(\[bot\]$|^dependabot|^renovate)"
-    # METRICS.md's production_environments ([metrics] in dora.toml), for --dry-run and --since baselines
-    production_pattern: str = r"^(prod|production)([-_].*)?$"
-    clone: bool = False
-    clone_url: str | None = None  # template with {repo}; default derived from api_url
-    clone_dir: str | None = None
+    severity_pattern: Regex = r"(?i)^(?:severity[:/ -])?((?:sev|p)\d+|critical|high|medium|low|minor|major)$"
+    bot_pattern: Regex = r"(?i)(\[bot\]$|^dependabot|^renovate)"
+    clone: Bool = False
+    clone_url: Str | None = None  # template with {repo}; default derived from api_url
+    clone_dir: Str | None = None
+    timeout: Positive = 30.0
+    retries: Int = Field(8, ge=1)
+    backoff: NonNegative = 0.5  # seconds, doubled per retry of a 5xx
+    secondary_rate_wait: NonNegative = 60.0
+    max_rate_limit_wait: NonNegative = 3600.0
+    runs_lookback_hours: NonNegative = 24.0
+    ca_bundle: Str | None = None  # PEM file of a private or corporate CA (GHES)
+
+
+class GithubSection(RepoOptions, GithubOptions):
+    """[github] as written in dora.toml."""
+
+    repos: tuple[RepoName, ...] = ()
+    repo: dict[RepoName, RepoTable] = Field(default_factory=dict)
+
+
+class GithubSettings(GithubOptions):
+    """A run: [github] with its repos resolved, and the command-line options."""
+
+    repos: tuple[RepoSettings, ...] = ()
+    # production_environments of [metrics], for --dry-run and --since baselines
+    production_pattern: Regex = r"^(prod|production)([-_].*)?$"
     since: dt.date | None = None
-    full: bool = False
-    timeout: float = 30.0
-    retries: int = 8
-    backoff: float = 0.5  # seconds, doubled per retry of a 5xx
-    secondary_rate_wait: float = 60.0
-    max_rate_limit_wait: float = 3600.0
-    runs_lookback_hours: float = 24.0
-    ca_bundle: str | None = None  # PEM file of a private or corporate CA (GHES)
-    repo_defaults: dict[str, Any] = field(default_factory=dict)  # the per-repo keys given at the top level
+    full: Bool = False
+    repo_defaults: dict[str, Any] = Field(default_factory=dict)  # the per-repo keys given at the top level
 
     def for_repo(self, repo: str) -> RepoSettings:
         """Settings of a repo found at run time (through --org), from the top-level defaults."""
         for known in self.repos:
             if known.repo.lower() == repo.lower():
                 return known
-        return _repo(repo, {}, self.repo_defaults)
+        return _repo(repo, None, self.repo_defaults)
 
     def with_repos(self, repos: list[str]) -> GithubSettings:
-        return replace(self, repos=tuple(self.for_repo(r) for r in repos))
+        return self.model_copy(update={"repos": tuple(self.for_repo(r) for r in repos)})
 
 
-REPO_KEYS = {
-    "deployments": str,
-    "workflow": str,
-    "branch": str,
-    "environment": str,
-    "tag_pattern": str,
-    "prereleases": bool,
-    "service": str,
-    "team": str,
-    "services": list,
-}
-TOP_KEYS = {
-    "repos": list,
-    "org": str,
-    "api_url": str,
-    "workers": int,
-    "per_page": int,
-    "incident_label": str,
-    "severity_pattern": str,
-    "bot_pattern": str,
-    "clone": bool,
-    "clone_url": str,
-    "clone_dir": str,
-    "timeout": (int, float),
-    "retries": int,
-    "backoff": (int, float),
-    "secondary_rate_wait": (int, float),
-    "max_rate_limit_wait": (int, float),
-    "runs_lookback_hours": (int, float),
-    "ca_bundle": str,
-    "repo": dict,
-}
-REGEX_KEYS = {"workflow", "tag_pattern", "severity_pattern", "bot_pattern", "environment_pattern"}
-
-
-def _typed(key: str, value: Any, expected: Any) -> Any:
-    return typed(key, value, expected, REGEX_KEYS)
-
-
-def _repo(
-    repo: str, body: dict[str, Any], defaults: dict[str, Any], where: str | None = None
-) -> RepoSettings:
-    where = where or f'github.repo."{repo}"'
-    if not REPO_NAME.match(repo):
-        raise ConfigError(f"{where}: {repo!r} is not OWNER/NAME")
-    merged = {**defaults, **body}
-    for key, value in body.items():
-        if key not in REPO_KEYS:
-            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(REPO_KEYS)})")
-        _typed(f"{where}.{key}", value, REPO_KEYS[key])
-    mode = merged.get("deployments", "deployments")
-    if mode not in MODES:
-        raise ConfigError(f"{where}.deployments: expected one of {', '.join(MODES)}, got {mode!r}")
+def _repo(repo: str, table: RepoTable | None, defaults: dict[str, Any]) -> RepoSettings:
+    table = table or RepoTable()
     owner, name = repo.split("/")
-    team = merged.get("team", owner)
-    if "services" in body:
-        if "service" in body:
-            raise ConfigError(f"{where}: give either service or services, not both")
-        services = tuple(_service(f"{where}.services[{i}]", s, team) for i, s in enumerate(body["services"]))
-        if not services:
-            raise ConfigError(f"{where}.services: expected at least one service")
+    team = owner if table.team is None else table.team
+    services: tuple[ServiceRule, ...]
+    if table.services is None:
+        services = (ServiceRule(name=name if table.service is None else table.service, team=team),)
     else:
-        services = (ServiceRule(body.get("service", name), team),)
-    options = {
-        k: merged[k]
-        for k in ("workflow", "branch", "environment", "tag_pattern", "prereleases")
-        if k in merged
-    }
-    return RepoSettings(repo=repo, services=services, deployments=mode, **options)
-
-
-def _service(where: str, body: Any, team: str) -> ServiceRule:
-    if not isinstance(body, dict):
-        raise ConfigError(f'{where}: expected a table like {{ name = "web", environment = "^web-" }}')
-    known = {"name": str, "team": str, "environment": str, "workflow": str, "tag": str}
-    for key, value in body.items():
-        if key not in known:
-            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(known)})")
-        _typed(f"{where}.{key}", value, known[key])
-        if key in ("environment", "workflow", "tag"):
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ConfigError(f"{where}.{key}: invalid regular expression {value!r}: {exc}") from exc
-    if "name" not in body:
-        raise ConfigError(f"{where}.name: required")
-    return ServiceRule(
-        body["name"], body.get("team", team), body.get("environment"), body.get("workflow"), body.get("tag")
-    )
-
-
-def parse(section: dict[str, Any] | None, **overrides: Any) -> GithubSettings:
-    """Validate the [github] section; command-line values (`overrides`, None = not given) win."""
-    section = dict(section or {})
-    if not isinstance(section, dict):
-        raise ConfigError("github: expected a table")
-    values: dict[str, Any] = {}
-    defaults: dict[str, Any] = {}
-    for key, value in section.items():
-        name = f"github.{key}"
-        if key in REPO_KEYS and key not in ("service", "team", "services"):
-            defaults[key] = _typed(name, value, REPO_KEYS[key])
-        elif key in TOP_KEYS:
-            values[key] = _typed(name, value, TOP_KEYS[key])
-        else:
-            known = sorted({*TOP_KEYS, *REPO_KEYS} - {"service", "team", "services"})
-            raise ConfigError(f"{name}: unknown key (known: {', '.join(known)})")
-    if "deployments" in defaults and defaults["deployments"] not in MODES:
-        raise ConfigError(
-            f"github.deployments: expected one of {', '.join(MODES)}, got {defaults['deployments']!r}"
+        services = tuple(
+            ServiceRule(**{**s.model_dump(), "team": team if s.team is None else s.team})
+            for s in table.services
         )
-    for key in ("workers", "per_page", "retries"):
-        if key in values and values[key] < 1:
-            raise ConfigError(f"github.{key}: must be at least 1")
-    if values.get("per_page", 100) > 100:
-        raise ConfigError("github.per_page: GitHub serves at most 100 items per page")
-    names = values.pop("repos", [])
-    for i, repo in enumerate(names):
-        if not isinstance(repo, str) or not REPO_NAME.match(repo):
-            raise ConfigError(f"github.repos[{i}]: {repo!r} is not OWNER/NAME")
-    per_repo = values.pop("repo", {})
-    for repo, body in per_repo.items():
-        if not isinstance(body, dict):
-            raise ConfigError(f'github.repo."{repo}": expected a table')
-    for key, value in overrides.items():
-        if value is not None and key != "repos":
-            values[key] = value
-    if overrides.get("repos"):
-        names = list(overrides["repos"])
-        for repo in names:
-            if not REPO_NAME.match(repo):
-                raise ConfigError(f"--repo: {repo!r} is not OWNER/NAME")
-    else:
-        names = list(dict.fromkeys([*names, *per_repo]))
-    repos = tuple(_repo(r, per_repo.get(r, {}), defaults) for r in names)
-    settings = GithubSettings(repos=repos, repo_defaults=defaults, **values)
-    check_services(settings.repos)
-    return settings
+    options = {**defaults, **table.model_dump(include=set(RepoOptions.model_fields), exclude_unset=True)}
+    return RepoSettings(repo=repo, services=services, **options)
+
+
+REPOS = Listing("github", "repos", "repo", RepoOptions, REPO_NAME, "--repo", "OWNER/NAME")
+
+
+def parse(section: Any, **overrides: Any) -> GithubSettings:
+    """Validate the [github] section; command-line values (`overrides`, None = not given) win."""
+    result = REPOS.parse(GithubSection, GithubSettings, section, overrides, _repo)
+    check_services(result.repos)
+    return result
 
 
 def check_services(repos: tuple[RepoSettings, ...] | list[RepoSettings]) -> None:
@@ -237,7 +173,7 @@ def check_services(repos: tuple[RepoSettings, ...] | list[RepoSettings]) -> None
         for rule in repo.services:
             other = seen.get(rule.name)
             if other is not None and other != repo.repo:
-                raise ConfigError(
+                raise settings.ConfigError(
                     f"service {rule.name!r} would come from both {other} and {repo.repo}: name one of them "
                     f'otherwise in dora.toml ([github.repo."{repo.repo}"] service = "...")'
                 )

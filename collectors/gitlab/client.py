@@ -11,22 +11,19 @@ import datetime as dt
 import re
 import threading
 from typing import Any
+from urllib.parse import quote
 
 import gitlab
 import requests
 import requests.adapters
 
-from collectors.base import CollectorError, Stats
+from collectors.base import CollectorError, Stats, TokenRejected
 from collectors.gitlab.settings import GitlabSettings
 
 SCOPES = (
     "the token needs the `read_api` scope (a personal, group or project access token) and at least "
     "Reporter access to the project"
 )
-
-
-class TokenRejected(CollectorError):
-    """A 401: no project can succeed, so the whole run stops."""
 
 
 class UntrustedCertificate(Exception):
@@ -128,3 +125,22 @@ class Api:
             retries = self.settings.retries
             return f"{what}: GitLab keeps failing ({status}) after {retries} retries; run again later"
         return f"{what}: HTTP {status}: {str(message)[:200]}"
+
+
+def group_projects(api: Api, group: str, per_page: int) -> list[str]:
+    """Every non-archived project of a group and its subgroups, by keyset pages (stable under inserts)."""
+    names: list[str] = []
+    url: str | None = f"/groups/{quote(group, safe='')}/projects"
+    query: dict[str, Any] | None = {
+        "include_subgroups": "true",
+        "archived": "false",
+        "pagination": "keyset",
+        "order_by": "id",
+        "sort": "asc",
+        "per_page": per_page,
+    }
+    while url:
+        data, url = api.page(url, query, f"group {group}")
+        names += [p["path_with_namespace"] for p in data or [] if not p.get("archived")]
+        query = None
+    return names

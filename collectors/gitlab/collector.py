@@ -7,28 +7,26 @@ twice, never skip one. Commits come from the default branch as the range `old_he
 becomes one `Batch` carrying the cursor that resumes after it: a run killed at any point redoes at most
 one page.
 
-The transport (python-gitlab, failures sorted and explained) is in gitlab_api.py.
+The transport (python-gitlab, failures sorted and explained) is in client.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
 import gitlab
 
-from collectors.base import Batches, CollectorError, MissingField, NoProgress, Progress, Stats, parse_ts
+from collectors import runner
+from collectors.base import CollectorError, MissingField, Progress, Run, RunResult, Stats, parse_ts, timestamp
 from collectors.gitlab import rows
-from collectors.gitlab.client import Api, TokenRejected, iso, make_client  # noqa: F401 (re-exported)
+from collectors.gitlab.client import Api, group_projects, iso
 from collectors.gitlab.settings import GitlabSettings, ProjectSettings, check_services
-from warehouse.batch import Batch, Quarantined, Record, Sink
+from warehouse.batch import Batch, Record, Sink
 
 SOURCE = "gitlab"
 
@@ -38,10 +36,10 @@ class RangeGone(CollectorError):
 
 
 def _shift(value: str, hours: float) -> str:
-    return iso(parse_ts(value) - dt.timedelta(hours=hours))  # type: ignore[operator]
+    return iso(timestamp(value) - dt.timedelta(hours=hours))
 
 
-class ProjectCollector(Batches):
+class ProjectCollector(runner.Scope):
     """Collects one project; runs in one worker thread with its own client."""
 
     def __init__(
@@ -49,21 +47,13 @@ class ProjectCollector(Batches):
         api: Api,
         settings: GitlabSettings,
         project: ProjectSettings,
-        sink: Sink,
-        progress: Progress,
+        run: Run,
         pool: ThreadPoolExecutor | None = None,
         api_for: Callable[[], Api] | None = None,
     ) -> None:
+        super().__init__(project.path, run, api.stats, settings.full)
         self.pool, self.api_for = pool, api_for
-        self.api, self.settings, self.project, self.sink, self.progress = (
-            api,
-            settings,
-            project,
-            sink,
-            progress,
-        )
-        self.name = project.path
-        self.stats = api.stats
+        self.api, self.settings, self.project = api, settings, project
         self.bots = re.compile(settings.bot_pattern)
         self.severity = re.compile(settings.severity_pattern)
         self.production = re.compile(settings.production_pattern)
@@ -72,9 +62,6 @@ class ProjectCollector(Batches):
         self.tiers: dict[int, str | None] = {}
         self.environments: list[dict[str, Any]] = []
         self.commits_since: dt.datetime | None = None
-        self.cursors: dict[str, dict[str, Any]] = {}
-
-    # --- plumbing -------------------------------------------------------------------------------
 
     def since_iso(self) -> str | None:
         since = self.settings.since
@@ -105,7 +92,7 @@ class ProjectCollector(Batches):
             items, next_url = self.api.page(url, query, f"{self.name}: {what}")
             items = items or []
             if top is None:
-                stamps = {str(i.get("id")): parse_ts(i["updated_at"]) for i in items if i.get("updated_at")}
+                stamps = {str(i.get("id")): timestamp(i["updated_at"]) for i in items if i.get("updated_at")}
                 newest = max(stamps.values(), default=None)
                 top = iso(newest) if newest else mark
                 top_keys = (
@@ -126,18 +113,12 @@ class ProjectCollector(Batches):
                 yield items, {"mark": top, "mark_keys": top_keys, "resume": None}
             url, query = next_url, None
 
-    def quarantine(self, batch: Batch, entity: str, key: str, exc: MissingField, payload: Any) -> None:
-        batch.quarantined.append(Quarantined(entity, key, str(exc), payload))
-
     def in_production(self, environment: str, tier: str | None) -> bool:
         if tier:
             return tier == "production"
         return bool(self.production.search(environment.strip().lower()))
 
-    # --- the run -----------------------------------------------------------------------------
-
     def run(self) -> None:
-        self.progress.start(self.name)
         self.meta()
         self.environments_list()
         self.deployments()
@@ -167,8 +148,6 @@ class ProjectCollector(Batches):
         batch.add_raw("environments", [Record(f"{self.name}:{e.get('id')}", e) for e in self.environments])
         self.write(batch)
 
-    # --- deployments ------------------------------------------------------------------------------
-
     def deployments(self) -> None:
         if not self.cursor("deployments").get("mark") and self.settings.since:
             self.baselines()
@@ -176,15 +155,24 @@ class ProjectCollector(Batches):
             batch = Batch(self.name, "deployments", cursor=cursor)
             batch.add_raw("deployments", [Record(f"{self.name}:{d.get('id')}", d) for d in items])
             for deployment in items:
-                try:
-                    row = rows.deployment_row(self.name, self.project.service, deployment, self.tiers)
-                except MissingField as exc:
-                    self.quarantine(batch, "deployments", str(deployment.get("id")), exc, deployment)
-                    continue
-                if row:
-                    batch.add_rows("deployments", [row])
-                    self.note_baseline(row["finished_at"])
+                self.add_deployment(batch, "deployments", deployment)
             self.write(batch)
+
+    def add_deployment(self, batch: Batch, entity: str, payload: dict[str, Any]) -> None:
+        """The deployment row of a deployment (or of a deploy job), if finished; commits are fetched back
+        to the oldest one."""
+        try:
+            if entity == "jobs":
+                environment = self.project.environment
+                row = rows.job_deployment_row(self.name, self.project.service, payload, environment)
+            else:
+                row = rows.deployment_row(self.name, self.project.service, payload, self.tiers)
+        except MissingField as exc:
+            self.quarantine(batch, entity, str(payload.get("id")), exc, payload)
+            return
+        if row:
+            batch.add_rows("deployments", [row])
+            self.note_baseline(row["finished_at"])
 
     def note_baseline(self, finished: dt.datetime | None) -> None:
         """Commits are fetched back to the oldest deployment seen, so that its own commit is there."""
@@ -193,7 +181,7 @@ class ProjectCollector(Batches):
 
     def baselines(self) -> None:
         """With --since, the last successful deployment before it to each production environment: the
-        baseline of METRICS.md, without which the first deployment after --since would be the baseline."""
+        baseline (docs/metrics.md), without which the first deployment after --since would be it."""
         batch = Batch(self.name, "deployments")
         for environment in self.environments:
             name = environment.get("name") or ""
@@ -210,10 +198,7 @@ class ProjectCollector(Batches):
             found, _ = self.api.page(f"{self.base}/deployments", query, f"{self.name}: deployments")
             for deployment in found or []:
                 batch.add_raw("deployments", [Record(f"{self.name}:{deployment.get('id')}", deployment)])
-                row = rows.deployment_row(self.name, self.project.service, deployment, self.tiers)
-                if row:
-                    batch.add_rows("deployments", [row])
-                    self.note_baseline(row["finished_at"])
+                self.add_deployment(batch, "deployments", deployment)
         self.write(batch)
 
     def jobs(self) -> None:
@@ -246,7 +231,7 @@ class ProjectCollector(Batches):
             items, next_url = self.api.page(url, query, f"{self.name}: jobs")
             items = items or []
             if top is None:
-                seen = [parse_ts(j["created_at"]) for j in items if j.get("created_at")]
+                seen = [timestamp(j["created_at"]) for j in items if j.get("created_at")]
                 top = iso(max(seen)) if seen else mark
             batch = Batch(self.name, "jobs")
             reached = False
@@ -258,16 +243,7 @@ class ProjectCollector(Batches):
                 if not pattern.search(job.get("name") or "") or job.get("ref") != self.default_branch:
                     continue
                 batch.add_raw("jobs", [Record(f"{self.name}:{job.get('id')}", job)])
-                try:
-                    row = rows.job_deployment_row(
-                        self.name, self.project.service, job, self.project.environment
-                    )
-                except MissingField as exc:
-                    self.quarantine(batch, "jobs", str(job.get("id")), exc, job)
-                    continue
-                if row:
-                    batch.add_rows("deployments", [row])
-                    self.note_baseline(row["finished_at"])
+                self.add_deployment(batch, "jobs", job)
             last = reached or not next_url
             batch.cursor = (
                 {"mark": top, "resume": None} if last else {"mark": mark, "resume": next_url, "top": top}
@@ -276,8 +252,6 @@ class ProjectCollector(Batches):
             if last:
                 return
             url, query = next_url, None
-
-    # --- commits of the default branch ------------------------------------------------------------
 
     def commits(self) -> None:
         state = self.cursor("commits")
@@ -335,8 +309,6 @@ class ProjectCollector(Batches):
         # commits are authored before they are deployed: a margin so the baseline's own commit is there
         return iso(start - dt.timedelta(days=1))
 
-    # --- merge requests ---------------------------------------------------------------------------
-
     def merge_requests(self) -> None:
         params = {"state": "merged", "scope": "all"}
         # with --since, back as far as the commits: an MR merged before it may ship after it
@@ -376,8 +348,6 @@ class ProjectCollector(Batches):
             return [fetch(mr) for mr in merged]
         return list(self.pool.map(fetch, merged))
 
-    # --- incidents and pipelines --------------------------------------------------------------------
-
     def incidents(self) -> None:
         params = {"issue_type": "incident", "scope": "all"}
         for items, cursor in self.walk("issues", f"{self.base}/issues", params, "incidents"):
@@ -407,8 +377,6 @@ class ProjectCollector(Batches):
                     batch.add_rows("pipeline_runs", [row])
             self.write(batch)
 
-    # --- --dry-run -----------------------------------------------------------------------------------
-
     def dry_run(self) -> dict[str, Any]:
         data, _ = self.api.page(self.base, None, f"{self.name}: project")
         self.base = f"/projects/{data['id']}"
@@ -436,119 +404,62 @@ class ProjectCollector(Batches):
         self.environments = self.api.all(f"{self.base}/environments", None, f"{self.name}: environments")
 
 
-# --- the whole run: projects concurrently ------------------------------------------------------------
+class GitlabCollector:
+    """The projects of the settings (and of `group`) on the runner; each worker thread has its own
+    python-gitlab client. A project's merge request details go to `details`, a second pool."""
 
+    source = SOURCE
+    max_rate_limit_wait: float | None = None  # python-gitlab waits out 429s itself
 
-@dataclass
-class RunResult:
-    stats: dict[str, Stats]
-    errors: dict[str, str]
-    seconds: float
+    def __init__(
+        self,
+        make_client: Callable[[], gitlab.Gitlab],
+        settings: GitlabSettings,
+        details: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.clients = runner.PerThread(make_client)
+        self.settings, self.details = settings, details
+        self.workers = settings.workers
+        self.projects: dict[str, ProjectSettings] = {}
 
+    def api(self, stats: Stats) -> Api:
+        return Api(self.clients.get(), self.settings, stats)
 
-def group_projects(api: Api, group: str) -> list[str]:
-    """Every non-archived project of a group and its subgroups, by keyset pages (stable under inserts)."""
-    names: list[str] = []
-    url: str | None = f"/groups/{quote(group, safe='')}/projects"
-    query: dict[str, Any] | None = {
-        "include_subgroups": "true",
-        "archived": "false",
-        "pagination": "keyset",
-        "order_by": "id",
-        "sort": "asc",
-        "per_page": api.settings.per_page,
-    }
-    while url:
-        data, url = api.page(url, query, f"group {group}")
-        names += [p["path_with_namespace"] for p in data or [] if not p.get("archived")]
-        query = None
-    return names
-
-
-def resolve_projects(settings: GitlabSettings, api: Api) -> GitlabSettings:
-    names = [p.path for p in settings.projects]
-    if settings.group:
-        known = {n.lower() for n in names}
-        names += [n for n in group_projects(api, settings.group) if n.lower() not in known]
-    if not names:
-        raise CollectorError(
-            "no projects: give --project GROUP/NAME or --group GROUP, or projects in dora.toml [gitlab]"
+    def scopes(self, run: Run) -> list[str]:
+        group, per_page = self.settings.group, self.settings.per_page
+        names = runner.scope_names(
+            [p.path for p in self.settings.projects],
+            (lambda: group_projects(self.api(run.setup), group, per_page)) if group else None,
+            "no projects: give --project GROUP/NAME or --group GROUP, or projects in dora.toml [gitlab]",
         )
-    resolved = settings.with_projects(names)
-    try:
-        check_services(resolved.projects)
-    except Exception as exc:
-        raise CollectorError(str(exc)) from None
-    return resolved
+        self.settings = self.settings.with_projects(names)
+        runner.checked(lambda: check_services(self.settings.projects))
+        self.projects = {p.path: p for p in self.settings.projects}
+        return list(self.projects)
+
+    def collect(self, scope: str, run: Run, stats: Stats) -> None:
+        project = self.projects[scope]
+        ProjectCollector(
+            self.api(stats), self.settings, project, run, self.details, lambda: self.api(stats)
+        ).run()
+
+    def preview(self, scope: str, run: Run) -> dict[str, Any]:
+        return ProjectCollector(self.api(run.setup), self.settings, self.projects[scope], run).dry_run()
 
 
 def collect(
-    make: Callable[[], gitlab.Gitlab],
+    make_client: Callable[[], gitlab.Gitlab],
     settings: GitlabSettings,
     sink: Sink,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Collect every project, `settings.workers` at a time; one project's failure does not stop the
-    others, except a rejected token, which stops them all."""
-    started = time.monotonic()
-    progress = progress or NoProgress()
-    local = threading.local()
-    cancel = threading.Event()
-
-    def api_for(stats: Stats) -> Api:
-        if not hasattr(local, "client"):
-            local.client = make()
-        return Api(local.client, settings, stats)
-
-    setup = Stats()
-    settings = resolve_projects(settings, api_for(setup))
-    stats = {p.path: Stats() for p in settings.projects}
-    errors: dict[str, str] = {}
-
+    """Collect every project, `settings.workers` at a time (collectors/runner.py)."""
     # MR details go to a second pool of the same size: a project's MRs are fetched concurrently too,
     # and in flight there are at most twice `workers` requests
-    details = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="gitlab-mr")
-
-    def one(project: ProjectSettings) -> None:
-        if cancel.is_set():
-            raise CollectorError("cancelled: GITLAB_TOKEN was rejected")
-        s = stats[project.path]
-        s.started = time.monotonic()
-        try:
-            ProjectCollector(api_for(s), settings, project, sink, progress, details, lambda: api_for(s)).run()
-        finally:
-            s.finished = time.monotonic()
-
-    with details, ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="gitlab") as pool:
-        futures = {pool.submit(one, p): p.path for p in settings.projects}
-        for future in as_completed(futures):
-            name = futures[future]
-            try:
-                future.result()
-                progress.finish(name, True)
-            except CollectorError as exc:
-                errors[name] = str(exc)
-                progress.finish(name, False)
-                if isinstance(exc, TokenRejected):
-                    cancel.set()
-    if setup.requests:
-        stats["(setup)"] = setup
-    return RunResult(stats, errors, time.monotonic() - started)
+    with ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="gitlab-mr") as details:
+        return runner.run(GitlabCollector(make_client, settings, details), sink, progress)
 
 
-def dry_run(make: Callable[[], gitlab.Gitlab], settings: GitlabSettings) -> list[dict[str, Any]]:
+def dry_run(make_client: Callable[[], gitlab.Gitlab], settings: GitlabSettings) -> list[dict[str, Any]]:
     """What would count as a production deployment per project, before anything is written."""
-    api = Api(make(), settings, Stats())
-    settings = resolve_projects(settings, api)
-    return [ProjectCollector(api, settings, p, _NoSink(), NoProgress()).dry_run() for p in settings.projects]
-
-
-class _NoSink:
-    def write(self, batch: Batch) -> None:
-        raise AssertionError("a dry run writes nothing")
-
-    def cursor(self, scope: str, entity: str) -> None:
-        return None
-
-    def commits(self, repo: str, shas: Any) -> dict[str, Any]:
-        return {}
+    return runner.dry_run(GitlabCollector(make_client, settings))

@@ -1,4 +1,4 @@
-"""GitLab payloads -> canonical rows (spec/BUNDLE.md). Pure functions: no requests, no state.
+"""GitLab payloads -> canonical rows (warehouse/schema.py). Pure functions: no requests, no state.
 
 A payload missing a field its row needs raises MissingField naming the object; the collector quarantines
 that object and goes on.
@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from collectors.base import MissingField, dig, parse_ts, require
+from collectors.base import MissingField, dig, parse_ts, require, timestamp
 from collectors.gitlab.settings import ProjectSettings
 
 DEPLOYMENT_STATUS = {"success": "success", "failed": "failure"}
@@ -70,7 +70,7 @@ def first_review_at(mr: dict[str, Any], notes: Iterable[dict[str, Any]], bots: r
             continue
         if note.get("system") and not APPROVAL_NOTE.match(note.get("body") or ""):
             continue
-        times.append(parse_ts(note["created_at"]))
+        times.append(timestamp(note["created_at"]))
     return min(times) if times else None
 
 
@@ -87,7 +87,7 @@ def merge_request_rows(
     landed = landed_sha(mr)
     if not landed:
         raise MissingField(f"{what}: no merge_commit_sha, squash_commit_sha nor sha")
-    first = [parse_ts(require(c, "authored_date", f"commit of {what}")) for c in commits]
+    first = [timestamp(require(c, "authored_date", f"commit of {what}")) for c in commits]
     row = {
         "repo": repo,
         "number": int(iid),

@@ -1,4 +1,4 @@
-"""The [gitlab] section of dora.toml, validated here (config.py passes it through verbatim).
+"""The [gitlab] section of dora.toml, and the settings of a `dora collect gitlab` run.
 
 ```toml
 [gitlab]
@@ -19,85 +19,88 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from doralytics.config import ConfigError, typed
+from pydantic import Field
+
+from collectors.settings import Listing
+from warehouse import settings
+from warehouse.settings import Bool, Int, NonNegative, Positive, Regex, Section, Str
 
 PROJECT_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
+ProjectPath = Annotated[
+    str, Field(strict=True), settings.matching(PROJECT_PATH.pattern, "{value} is not GROUP/NAME")
+]
+
+PerPage = Annotated[Int, Field(ge=1), settings.most(100, "GitLab serves at most 100 items per page")]
 
 
-@dataclass(frozen=True)
-class ProjectSettings:
-    path: str  # group/sub/name, as GitLab's path_with_namespace
-    service: str
-    team: str
-    incidents: bool = True  # GitLab issues of type incident -> core.incidents
-    pipelines: bool = True  # pipelines -> core.pipeline_runs
-    deploy_job: str | None = None  # regex: finished jobs of this name on the default branch are deployments
-    environment: str = "production"  # the environment of job deployments
+class ProjectOptions(Section):
+    """What [gitlab] sets for every project, and [gitlab.project."GROUP/NAME"] for one."""
+
+    incidents: Bool = True  # GitLab issues of type incident -> core.incidents
+    pipelines: Bool = True  # pipelines -> core.pipeline_runs
+    deploy_job: Regex | None = None  # finished jobs of this name on the default branch are deployments
+    environment: Str = "production"  # the environment of job deployments
 
 
-@dataclass(frozen=True)
-class GitlabSettings:
-    projects: tuple[ProjectSettings, ...] = ()
-    group: str | None = None
-    url: str = "https://gitlab.com"
-    ca_bundle: str | None = None
-    workers: int = 4
-    per_page: int = 100
+class ProjectTable(ProjectOptions):
+    """[gitlab.project."GROUP/NAME"]: the project's options and the service it is."""
+
+    service: Str | None = None  # default: the project's name
+    team: Str | None = None  # default: its top-level group
+
+
+class ProjectSettings(ProjectOptions):
+    path: Str  # group/sub/name, as GitLab's path_with_namespace
+    service: Str
+    team: Str
+
+
+class GitlabOptions(Section):
+    """The keys of [gitlab] that are not about one project."""
+
+    group: Str | None = None
+    url: Annotated[Str, settings.matching(r"^https?://[^/\s]+", "{value} is not an http(s) URL")] = (
+        "https://gitlab.com"
+    )
+    ca_bundle: settings.File | None = None
+    workers: Int = Field(4, ge=1)
+    per_page: PerPage = 100
     # notes by these users are not reviews: GitLab's project/group access-token bots and the usual apps
-    bot_pattern: str = r"(?i)(^(project|group)_\d+_bot|\[bot\]$|^(renovate|dependabot|gitlab-bot|ghost)\b)"
+    bot_pattern: Regex = r"(?i)(^(project|group)_\d+_bot|\[bot\]$|^(renovate|dependabot|gitlab-bot|ghost)\b)"
     # an incident's severity when GitLab reports none: the first label matching; group 1 is kept
-    severity_pattern: str = r"(?i)^(?:severity(?:::|[:/ -]))?((?:sev|s|p)\d+|critical|high|medium|low)$"
-    # METRICS.md's production_environments ([metrics] in dora.toml): --dry-run and --since baselines
-    production_pattern: str = r"^(prod|production)([-_].*)?$"
+    severity_pattern: Regex = r"(?i)^(?:severity(?:::|[:/ -]))?((?:sev|s|p)\d+|critical|high|medium|low)$"
+    timeout: Positive = 30.0
+    retries: Int = Field(10, ge=1)  # python-gitlab's own retries of 429 and 5xx
+    jobs_lookback_hours: NonNegative = 24.0  # a job listed late (it ran long) is still found on the next run
+
+
+class GitlabSection(ProjectOptions, GitlabOptions):
+    """[gitlab] as written in dora.toml."""
+
+    projects: tuple[ProjectPath, ...] = ()
+    project: dict[ProjectPath, ProjectTable] = Field(default_factory=dict)
+
+
+class GitlabSettings(GitlabOptions):
+    """A run: [gitlab] with its projects resolved, and the command-line options."""
+
+    projects: tuple[ProjectSettings, ...] = ()
+    # production_environments of [metrics]: --dry-run and --since baselines
+    production_pattern: Regex = r"^(prod|production)([-_].*)?$"
     since: dt.date | None = None
-    full: bool = False
-    timeout: float = 30.0
-    retries: int = 10  # python-gitlab's own retries of 429 and 5xx
-    jobs_lookback_hours: float = 24.0  # a job listed late (it ran long) is still found on the next run
-    project_defaults: dict[str, Any] = field(default_factory=dict)
+    full: Bool = False
+    project_defaults: dict[str, Any] = Field(default_factory=dict)
 
     def for_project(self, path: str) -> ProjectSettings:
         for known in self.projects:
             if known.path.lower() == path.lower():
                 return known
-        return _project(path, {}, self.project_defaults)
+        return _project(path, None, self.project_defaults)
 
     def with_projects(self, paths: list[str]) -> GitlabSettings:
-        return replace(self, projects=tuple(self.for_project(p) for p in paths))
-
-
-PROJECT_KEYS: dict[str, Any] = {
-    "service": str,
-    "team": str,
-    "incidents": bool,
-    "pipelines": bool,
-    "deploy_job": str,
-    "environment": str,
-}
-TOP_KEYS: dict[str, Any] = {
-    "url": str,
-    "projects": list,
-    "group": str,
-    "ca_bundle": str,
-    "workers": int,
-    "per_page": int,
-    "bot_pattern": str,
-    "severity_pattern": str,
-    "timeout": (int, float),
-    "retries": int,
-    "jobs_lookback_hours": (int, float),
-    "project": dict,
-}
-REGEX_KEYS = {"deploy_job", "bot_pattern", "severity_pattern"}
-DEFAULTABLE = ("incidents", "pipelines", "deploy_job", "environment")  # per-project keys allowed on top
-
-
-def _typed(key: str, value: Any, expected: Any) -> Any:
-    return typed(key, value, expected, REGEX_KEYS)
+        return self.model_copy(update={"projects": tuple(self.for_project(p) for p in paths)})
 
 
 def split_path(path: str) -> tuple[str, str]:
@@ -106,78 +109,26 @@ def split_path(path: str) -> tuple[str, str]:
     return parts[-1], parts[0]
 
 
-def _project(
-    path: str, body: dict[str, Any], defaults: dict[str, Any], where: str | None = None
-) -> ProjectSettings:
-    where = where or f'gitlab.project."{path}"'
-    if not PROJECT_PATH.match(path):
-        raise ConfigError(f"{where}: {path!r} is not GROUP/NAME")
-    for key, value in body.items():
-        if key not in PROJECT_KEYS:
-            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(PROJECT_KEYS)})")
-        _typed(f"{where}.{key}", value, PROJECT_KEYS[key])
-    merged = {**defaults, **body}
+def _project(path: str, table: ProjectTable | None, defaults: dict[str, Any]) -> ProjectSettings:
+    table = table or ProjectTable()
     service, team = split_path(path)
+    options = {**defaults, **table.model_dump(include=set(ProjectOptions.model_fields), exclude_unset=True)}
     return ProjectSettings(
         path=path,
-        service=merged.get("service", service),
-        team=merged.get("team", team),
-        incidents=merged.get("incidents", True),
-        pipelines=merged.get("pipelines", True),
-        deploy_job=merged.get("deploy_job"),
-        environment=merged.get("environment", "production"),
+        service=service if table.service is None else table.service,
+        team=team if table.team is None else table.team,
+        **options,
     )
+
+
+PROJECTS = Listing("gitlab", "projects", "project", ProjectOptions, PROJECT_PATH, "--project", "GROUP/NAME")
 
 
 def parse(section: Any, **overrides: Any) -> GitlabSettings:
     """Validate the [gitlab] section; command-line values (`overrides`, None = not given) win."""
-    if section is None:
-        section = {}
-    if not isinstance(section, dict):
-        raise ConfigError("gitlab: expected a table")
-    values: dict[str, Any] = {}
-    defaults: dict[str, Any] = {}
-    for key, value in section.items():
-        name = f"gitlab.{key}"
-        if key in DEFAULTABLE:
-            defaults[key] = _typed(name, value, PROJECT_KEYS[key])
-        elif key in TOP_KEYS:
-            values[key] = _typed(name, value, TOP_KEYS[key])
-        else:
-            raise ConfigError(f"{name}: unknown key (known: {', '.join(sorted({*TOP_KEYS, *DEFAULTABLE}))})")
-    for key in ("workers", "per_page", "retries"):
-        if key in values and values[key] < 1:
-            raise ConfigError(f"gitlab.{key}: must be at least 1")
-    if values.get("per_page", 100) > 100:
-        raise ConfigError("gitlab.per_page: GitLab serves at most 100 items per page")
-    names = values.pop("projects", [])
-    for i, path in enumerate(names):
-        if not isinstance(path, str) or not PROJECT_PATH.match(path):
-            raise ConfigError(f"gitlab.projects[{i}]: {path!r} is not GROUP/NAME")
-    per_project = values.pop("project", {})
-    for path, body in per_project.items():
-        if not isinstance(body, dict):
-            raise ConfigError(f'gitlab.project."{path}": expected a table')
-    for key, value in overrides.items():
-        if value is not None and key != "projects":
-            values[key] = value
-    if overrides.get("projects"):
-        names = list(overrides["projects"])
-        for path in names:
-            if not PROJECT_PATH.match(path):
-                raise ConfigError(f"--project: {path!r} is not GROUP/NAME")
-    else:
-        names = list(dict.fromkeys([*names, *per_project]))
-    url = values.get("url")
-    if url is not None and not re.match(r"^https?://[^/\s]+", url):
-        raise ConfigError(f"gitlab.url: {url!r} is not an http(s) URL")
-    ca = values.get("ca_bundle")
-    if ca is not None and not Path(ca).is_file():
-        raise ConfigError(f"gitlab.ca_bundle: {ca}: no such file")
-    projects = tuple(_project(p, per_project.get(p, {}), defaults) for p in names)
-    settings = GitlabSettings(projects=projects, project_defaults=defaults, **values)
-    check_services(settings.projects)
-    return settings
+    result = PROJECTS.parse(GitlabSection, GitlabSettings, section, overrides, _project)
+    check_services(result.projects)
+    return result
 
 
 def check_services(projects: tuple[ProjectSettings, ...] | list[ProjectSettings]) -> None:
@@ -186,7 +137,7 @@ def check_services(projects: tuple[ProjectSettings, ...] | list[ProjectSettings]
     for project in projects:
         other = seen.get(project.service)
         if other is not None and other != project.path:
-            raise ConfigError(
+            raise settings.ConfigError(
                 f"service {project.service!r} would come from both {other} and {project.path}: name one of "
                 f'them otherwise in dora.toml ([gitlab.project."{project.path}"] service = "...")'
             )

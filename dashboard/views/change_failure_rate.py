@@ -4,9 +4,7 @@ import streamlit as st
 
 from dashboard import charts, ui
 
-ctx, g = ui.page("Change failure rate")
-rows = ctx.explain("change_failure_rate")
-left, right = ui.tile_columns(ctx, "change_failure_rate", g)
+ctx, g, rows, _, right = ui.metric_page("Change failure rate", "change_failure_rate")
 with right:
     st.caption("Failed deployments per week by signal; a deployment with two signals counts under both.")
     ui.chart(ctx, "cfr-signals", lambda: charts.signals_chart(rows, "failure_signals"))

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, ui
+from dashboard import charts, durations, ui
 from dashboard import format as fmt
 
 ctx = ui.context()
@@ -19,8 +19,8 @@ weekly = charts.sparklines(trend, "deployments")
 lead = charts.sparklines(trend, "lead_time_median_hours")
 
 
-def _round(value, digits=1, scale=1.0):
-    return None if fmt.missing(value) else round(value * scale, digits)
+def _round(value: float | None, digits: int = 1, scale: float = 1.0) -> float | None:
+    return None if value is None or fmt.missing(value) else round(value * scale, digits)
 
 
 shown = pd.DataFrame(
@@ -80,7 +80,7 @@ st.caption(
     "Each bubble is a " + noun.lower() + ": further left ships faster, lower fails less; the size is "
     "its number of deployments, the colour its change-failure-rate tier. Click a bubble for its rows."
 )
-clicked = ui.chart(ctx, "comparison-scatter", lambda: charts.comparison_scatter(groups), selectable=True)
+clicked = ui.chart(ctx, "comparison-scatter", lambda: durations.comparison_scatter(groups), selectable=True)
 
 names = [g["group"] for g in groups]
 selected_rows = event.selection.rows if event and hasattr(event, "selection") else []

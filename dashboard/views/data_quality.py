@@ -48,8 +48,8 @@ def out_of(key: str, g: dict) -> str:
     return "of " + fmt.count(g["deployments"], "deployment")
 
 
-columns = st.columns(len(FIGURES))
-for column, (key, (label, meaning)) in zip(columns, FIGURES.items(), strict=True):
+tiles = st.columns(len(FIGURES))
+for column, (key, (label, meaning)) in zip(tiles, FIGURES.items(), strict=True):
     with column, st.container(border=True):
         st.metric(label, f"{total[key]:,}" if total else "0", help=meaning)
         if total:

@@ -1,27 +1,26 @@
 """Lead time: its distribution, the pull-request stages per week, and the slowest changes with links."""
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import charts, ui
+from dashboard import charts, durations, ui
 from dashboard import format as fmt
 
-ctx, g = ui.page("Change lead time")
-left, right = ui.tile_columns(ctx, "lead_time", g)
+ctx, g, rows, left, right = ui.metric_page("Change lead time", "lead_time")
 with left:
     if g["lead_time_excluded"]:
         st.caption(
             f"{fmt.count(g['lead_time_excluded'], 'change')} left out: negative lead time or unknown "
             "start (see Data quality)."
         )
-rows = ctx.explain("lead_time")
 counted = rows[~rows["is_excluded"].astype(bool)] if len(rows) else rows
 with right:
     st.caption("How long changes took, from first commit to production (log scale).")
     ui.chart(
         ctx,
         "lt-hist",
-        lambda: charts.lead_time_histogram(
-            counted["lead_time_hours"] if len(counted) else counted,
+        lambda: durations.lead_time_histogram(
+            counted["lead_time_hours"] if len(counted) else pd.Series(dtype=float),
             g["lead_time_median_hours"],
             g["lead_time_p90_hours"],
         ),
@@ -60,7 +59,7 @@ columns = [
 SLOWEST = 50
 
 
-def links(frame):
+def links(frame: pd.DataFrame) -> pd.DataFrame:
     return ui.with_links(frame, ctx)
 
 

@@ -1,5 +1,7 @@
 """Overview: the five metrics as tiles (value, tier, change, the count behind it), then weekly trends."""
 
+from functools import partial
+
 import streamlit as st
 
 from dashboard import charts, ui
@@ -9,22 +11,22 @@ ctx, g = ui.page("Overview")
 previous = ctx.filters.previous()
 before = ctx.pooled(previous)
 st.caption(f"The arrows compare with the previous period, {fmt.period(previous.start, previous.end)}.")
-columns = st.columns(5)
-for column, metric in zip(columns, fmt.METRIC_TITLES, strict=True):
+tiles = st.columns(5)
+for column, metric in zip(tiles, fmt.METRIC_TITLES, strict=True):
     with column:
         ui.tile(metric, g, before, ctx)
 
 st.subheader("Weekly trends")
 st.caption("Shaded bands are the performance tiers. Click a point to see the rows behind it.")
 trend = ctx.trend()
-picked = {}
+picked: dict[str, str | None] = {}
 left, right = st.columns(2)
 for i, metric in enumerate(fmt.METRIC_TITLES):
     with left if i % 2 == 0 else right:
         picked[metric] = ui.chart(
             ctx,
             f"trend-{metric}",
-            lambda m=metric: charts.trend_chart(trend, m, ctx.tiers, title=fmt.METRIC_TITLES[m]),
+            partial(charts.trend_chart, trend, metric, ctx.tiers, title=fmt.METRIC_TITLES[metric]),
             selectable=True,
         )
 

@@ -2,12 +2,10 @@
 
 import streamlit as st
 
-from dashboard import charts, ui
+from dashboard import durations, ui
 from dashboard import format as fmt
 
-ctx, g = ui.page("Failed deployment recovery time")
-rows = ctx.explain("recovery_time")
-left, right = ui.tile_columns(ctx, "recovery_time", g)
+ctx, g, rows, left, right = ui.metric_page("Failed deployment recovery time", "recovery_time")
 with left:
     if not fmt.missing(g["incident_mttr_median_hours"]):
         st.caption(
@@ -15,19 +13,19 @@ with left:
             f"{fmt.duration(g['incident_mttr_median_hours'])} (median from opened to resolved)."
         )
 with right:
-    if len(rows) <= charts.SCATTER_MAX_POINTS:
+    if len(rows) <= durations.SCATTER_MAX_POINTS:
         st.caption(
             "Each failed deployment: when it failed and how long recovery took (log scale). "
             "Crosses along the top are still failing."
         )
-        ui.chart(ctx, "rt-scatter", lambda: charts.recovery_chart(rows, ctx.tiers))
+        ui.chart(ctx, "rt-scatter", lambda: durations.recovery_chart(rows, ctx.tiers))
     else:
         st.caption(f"How long the {len(rows):,} failed deployments took to recover (log scale).")
         recovered = rows.loc[~rows["is_unrecovered"].fillna(False).astype(bool), "recovery_hours"]
         ui.chart(
             ctx,
             "rt-histogram",
-            lambda: charts.duration_histogram(
+            lambda: durations.duration_histogram(
                 recovered, g["recovery_time_median_hours"], None, "failed deployment", "Recovery time"
             ),
         )

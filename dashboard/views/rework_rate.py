@@ -4,9 +4,7 @@ import streamlit as st
 
 from dashboard import charts, ui
 
-ctx, g = ui.page("Deployment rework rate")
-rows = ctx.explain("rework_rate")
-left, right = ui.tile_columns(ctx, "rework_rate", g)
+ctx, g, rows, _, right = ui.metric_page("Deployment rework rate", "rework_rate")
 with right:
     st.caption("Unplanned deployments per week by reason; a deployment with two reasons counts under both.")
     ui.chart(ctx, "rr-reasons", lambda: charts.signals_chart(rows, "unplanned_reasons"))

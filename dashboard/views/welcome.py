@@ -27,7 +27,7 @@ st.caption("A realistic organisation: four teams, twelve services, six months of
 st.subheader("Bring your own data")
 st.markdown(
     "- **From a CSV bundle** (Jenkins, Argo CD, Opsgenie, a home-grown deploy script): "
-    "`dora import ./bundle` (the format is in spec/BUNDLE.md).\n"
+    "`dora import ./bundle` (the format is in the README).\n"
     "- **From a collector**: configure `[github]`, `[gitlab]` or `[pagerduty]` in `dora.toml`, set the "
     "token (`GITHUB_TOKEN`, `GITLAB_TOKEN`, `PAGERDUTY_TOKEN`) and run `dora collect`.\n"
     "- **From a local git repository**: `dora collect` with a `[git]` section."

@@ -1,7 +1,9 @@
-"""`dora collect github|git`: fetch from a source into the warehouse, then rebuild the metrics.
+"""`dora collect github|git`, and what every `dora collect` command shares (collect_apis.py has the others).
 
-The command line is the only place that reads secrets (GITHUB_TOKEN) and wires collectors to the
-warehouse; the collectors get a client factory and validated settings.
+The command line is the only place that reads secrets (GITHUB_TOKEN, GITLAB_TOKEN, PAGERDUTY_TOKEN) and
+wires collectors to the warehouse; the collectors get a client factory and validated settings. Every API
+collector ends the same way (`summarize`): a table of its scopes, what was quarantined, warnings and
+errors, then the metrics rebuilt.
 """
 
 from __future__ import annotations
@@ -9,34 +11,50 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from doralytics.cli.common import (
-    Format,
-    app,
-    emit,
-    err,
-    fail,
-    run_transform,
-    state,
-)
+from doralytics.cli.common import Format, app, emit, err, fail, run_transform, state
 from doralytics.config import ConfigError
+
+if TYPE_CHECKING:
+    from collectors.base import RunResult, Stats
+    from warehouse.batch import Sink
+
+Settings = TypeVar("Settings")
+Result = TypeVar("Result", bound="RunResult")
 
 collect_app = typer.Typer(
     help="Fetch data from GitHub or a local git repository into the warehouse.", no_args_is_help=True
 )
-
-
 app.add_typer(collect_app, name="collect")
+
+SinceOpt = Annotated[str | None, typer.Option(help="first collect: only history from this date (YYYY-MM-DD)")]
+FullOpt = Annotated[bool, typer.Option("--full", help="refetch everything, ignoring the cursors")]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option("--dry-run", help="print what would count as a production deployment; write nothing"),
+]
+SummaryOpt = Annotated[Format, typer.Option("--format", help="summary as table, json or csv")]
+
+# the summary's columns: each scope's counters
+COLUMNS: dict[str, Callable[[Stats], Any]] = {
+    "rows": lambda s: s.items,
+    "requests": lambda s: s.requests,
+    "not_modified_304": lambda s: s.not_modified,
+    "quarantined": lambda s: s.quarantined,
+    "waited_s": lambda s: round(s.waited_seconds, 1),
+    "seconds": lambda s: round(s.seconds, 1),
+}
 
 
 class RichProgress:
-    """One line per repo: what it is fetching and how many rows it has written."""
+    """One line per scope: what it is fetching and how many rows it has written."""
 
     def __init__(self, console: Console) -> None:
         self.bar = Progress(
@@ -46,7 +64,7 @@ class RichProgress:
             console=console,
             transient=False,
         )
-        self.tasks: dict[str, Any] = {}
+        self.tasks: dict[str, TaskID] = {}
         self._lock = threading.Lock()
 
     def __enter__(self) -> RichProgress:
@@ -91,6 +109,26 @@ def since_date(value: str | None) -> dt.date | None:
         fail(f"--since: {value!r} is not a date (YYYY-MM-DD)")
 
 
+def token_from(variable: str, how: str) -> str:
+    token = os.environ.get(variable)
+    if not token:
+        fail(f"{variable} is not set: {how} and export it")
+    return token
+
+
+def check_workers(workers: int | None) -> None:
+    if workers is not None and workers < 1:
+        fail("--workers: must be at least 1")
+
+
+def settings_of(parse: Callable[..., Settings], section: str, **overrides: Any) -> Settings:
+    """The section of dora.toml validated, with the command line's options (None: not given) winning."""
+    try:
+        return parse(state.config.sections.get(section), **overrides)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
 def transform_after(summary: str) -> None:
     from warehouse import db
 
@@ -102,6 +140,81 @@ def transform_after(summary: str) -> None:
     err.print(summary, highlight=False)
 
 
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+
+
+def collect_into(source: str, collect: Callable[[Sink, RichProgress], Result]) -> Result:
+    """Run a collector into the warehouse with a progress line per scope; its failure ends the command."""
+    from collectors.base import CollectorError
+    from warehouse import db
+    from warehouse.sync import WarehouseSink
+
+    try:
+        with WarehouseSink(state.warehouse, source) as sink, RichProgress(err) as progress:
+            result = collect(sink, progress)
+            sink.record_run(",".join(sorted(result.stats)))
+    except CollectorError as exc:
+        fail(str(exc), code=1)
+    except db.WarehouseError as exc:
+        fail(str(exc))
+    return result
+
+
+def summarize(
+    source: str,
+    result: RunResult,
+    key: str,
+    columns: Iterable[str],
+    title: str,
+    fmt: Format,
+    warnings: Iterable[str] = (),
+    quarantined_since: dt.datetime | None = None,
+) -> None:
+    """The end of every API collector: one row per scope, what was quarantined, warnings, errors, then the
+    metrics rebuilt; exit code 1 if a scope failed."""
+    from warehouse import db
+    from warehouse.sync import quarantined
+
+    rows = [
+        {
+            key: name,
+            **{column: COLUMNS[column](s) for column in columns},
+            "status": "failed" if name in result.errors else "ok",
+        }
+        for name, s in sorted(result.stats.items())
+    ]
+    emit(rows, fmt, title=title)
+    for warning in warnings:
+        warn(warning)
+    with db.read(state.warehouse) as con:
+        for scope, entity, item, problem in quarantined(con, source, quarantined_since):
+            err.print(f"[yellow]quarantined[/yellow] {entity} {item} of {scope}: {problem}", highlight=False)
+    for s in result.stats.values():
+        for warning in s.warnings:
+            warn(warning)
+    for name, message in sorted(result.errors.items()):
+        err.print(f"[red]error:[/red] {name}: {message}", highlight=False, soft_wrap=True)
+    transform_after("metrics rebuilt")
+    if result.errors:
+        raise typer.Exit(1)
+
+
+def dry_run_lines(dry_run: Callable[[], list[dict[str, Any]]], code: int) -> list[dict[str, Any]]:
+    from collectors.base import CollectorError
+
+    try:
+        return dry_run()
+    except CollectorError as exc:
+        fail(str(exc), code=code)
+
+
+def totals(result: RunResult) -> tuple[int, int]:
+    """Requests made, and how many of them were answered 304."""
+    stats = result.stats.values()
+    return sum(s.requests for s in stats), sum(s.not_modified for s in stats)
+
+
 @collect_app.command("github")
 def github(
     repo: Annotated[list[str] | None, typer.Option("--repo", help="OWNER/NAME (repeatable)")] = None,
@@ -111,20 +224,15 @@ def github(
     api_url: Annotated[
         str | None, typer.Option("--api-url", help="GitHub Enterprise Server: https://HOST/api/v3")
     ] = None,
-    since: Annotated[
-        str | None, typer.Option(help="first collect: only history from this date (YYYY-MM-DD)")
-    ] = None,
-    full: Annotated[bool, typer.Option("--full", help="refetch everything, ignoring the cursors")] = False,
+    since: SinceOpt = None,
+    full: FullOpt = False,
     workers: Annotated[int | None, typer.Option(help="repositories collected at once")] = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="print what would count as a production deployment; write nothing"),
-    ] = False,
+    dry_run: DryRunOpt = False,
     ca_bundle: Annotated[
         Path | None,
         typer.Option("--ca-bundle", help="PEM file of the CA that signed the server's certificate (GHES)"),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="summary as table, json or csv")] = Format.table,
+    fmt: SummaryOpt = Format.table,
 ) -> None:
     """Collect repos from GitHub (token in GITHUB_TOKEN): commits, PRs, deployments, incidents, CI runs.
 
@@ -132,46 +240,38 @@ def github(
 
     Example: GITHUB_TOKEN=... dora -w dora.duckdb collect github --repo acme/checkout --since 2026-01-01
     """
-    from collectors.github import run as gh
-    from collectors.github import settings as github_settings
+    from collectors.github import collector, settings
     from collectors.github.client import make_client
 
-    token = os.environ.get("GITHUB_TOKEN")
-    if not token:
-        fail(
-            "GITHUB_TOKEN is not set: create a token (classic: `repo` scope; fine-grained: read access to "
-            "Metadata, Contents, Pull requests, Deployments, Issues, Actions) and export it"
-        )
-    if workers is not None and workers < 1:
-        fail("--workers: must be at least 1")
-    try:
-        settings = github_settings.parse(
-            state.config.sections.get("github"),
-            repos=repo or None,
-            org=org,
-            api_url=api_url,
-            since=since_date(since),
-            full=full or None,
-            workers=workers,
-            ca_bundle=ca_bundle_path(ca_bundle),
-            production_pattern=state.config.metrics.production_environments,
-        )
-    except ConfigError as exc:
-        fail(str(exc))
-    if settings.clone and not settings.clone_dir:
+    token = token_from(
+        "GITHUB_TOKEN",
+        "create a token (classic: `repo` scope; fine-grained: read access to Metadata, Contents, Pull "
+        "requests, Deployments, Issues, Actions)",
+    )
+    check_workers(workers)
+    options = settings_of(
+        settings.parse,
+        "github",
+        repos=repo or None,
+        org=org,
+        api_url=api_url,
+        since=since_date(since),
+        full=full or None,
+        workers=workers,
+        ca_bundle=ca_bundle_path(ca_bundle),
+        production_pattern=state.config.metrics.production_environments,
+    )
+    if options.clone and not options.clone_dir:
         from warehouse import db
 
         base = db.resolve_path(state.warehouse)
-        settings = _replace(settings, clone_dir=str(base.parent / f".{base.stem}-clones"))
+        options = options.model_copy(update={"clone_dir": str(base.parent / f".{base.stem}-clones")})
 
-    def client():
-        return make_client(token, settings)
+    def client() -> Any:
+        return make_client(token, options)
 
     if dry_run:
-        try:
-            lines = gh.dry_run(client, settings)
-        except gh.CollectorError as exc:
-            fail(str(exc))
+        lines = dry_run_lines(lambda: collector.dry_run(client, options), code=2)
         if fmt is Format.table:
             # sentences, not a table: they are read, and a table would wrap them
             for line in lines:
@@ -180,64 +280,19 @@ def github(
         else:
             emit(lines, fmt)
         return
-    _collect_github(gh, client, settings, fmt)
-
-
-def _replace(settings, **changes):
-    from dataclasses import replace
-
-    return replace(settings, **changes)
-
-
-def _collect_github(gh, client, settings, fmt: Format) -> None:
-    from warehouse import db
-    from warehouse.sync import WarehouseSink, quarantined
-
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    try:
-        with WarehouseSink(state.warehouse, gh.SOURCE) as sink, RichProgress(err) as progress:
-            result = gh.collect(client, settings, sink, progress)
-            sink.record_run(",".join(sorted(result.stats)))
-    except gh.CollectorError as exc:
-        fail(str(exc), code=1)
-    except db.WarehouseError as exc:
-        fail(str(exc))
-    rows = []
-    for name, s in sorted(result.stats.items()):
-        rows.append(
-            {
-                "repo": name,
-                "rows": s.items,
-                "requests": s.requests,
-                "not_modified_304": s.not_modified,
-                "quarantined": s.quarantined,
-                "waited_s": round(s.waited_seconds, 1),
-                "seconds": round(s.seconds, 1),
-                "status": "failed" if name in result.errors else "ok",
-            }
-        )
+    result = collect_into(
+        collector.SOURCE, lambda sink, progress: collector.collect(client, options, sink, progress, token)
+    )
+    requests, not_modified = totals(result)
     budget = result.budget
     title = (
-        f"GitHub: {sum(r['requests'] for r in rows)} requests ({sum(r['not_modified_304'] for r in rows)} "
-        f"answered 304), rate limit left {budget.remaining if budget.remaining is not None else '?'}"
-        f"/{budget.limit or '?'}, {result.seconds:.1f} s"
+        f"GitHub: {requests} requests ({not_modified} answered 304), rate limit left "
+        f"{budget.remaining if budget.remaining is not None else '?'}/{budget.limit or '?'}, "
+        f"{result.seconds:.1f} s"
     )
-    emit(rows, fmt, title=title)
-    with db.read(state.warehouse) as con:
-        for scope, entity, key, problem in quarantined(con, gh.SOURCE, started):
-            err.print(f"[yellow]quarantined[/yellow] {entity} {key} of {scope}: {problem}", highlight=False)
-    for s in result.stats.values():
-        for warning in s.warnings:
-            err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-    for name, message in sorted(result.errors.items()):
-        err.print(f"[red]error:[/red] {name}: {message}", highlight=False, soft_wrap=True)
-    transform_after("metrics rebuilt")
-    if result.errors:
-        raise typer.Exit(1)
-
-
-def _git_section() -> dict[str, Any]:
-    return state.config.sections.get("git") or {}  # validated when dora.toml was loaded
+    columns = ("rows", "requests", "not_modified_304", "quarantined", "waited_s", "seconds")
+    summarize(collector.SOURCE, result, "repo", columns, title, fmt, quarantined_since=started)
 
 
 @collect_app.command("git")
@@ -255,7 +310,7 @@ def git(
         Path | None, typer.Option("--deploy-log", help="a CSV with the deployments.csv columns")
     ] = None,
     environment: Annotated[str | None, typer.Option(help="environment of tag deployments")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="summary as table, json or csv")] = Format.table,
+    fmt: SummaryOpt = Format.table,
 ) -> None:
     """Collect the commit graph of a local clone, and deployments from its tags or a deploy log.
 
@@ -264,11 +319,12 @@ def git(
     Example: dora collect git ../checkout --service checkout --deploy-tags 'v*'
     """
     from collectors.base import CollectorError
-    from collectors.git import collector as git_local
+    from collectors.git import collector
+    from collectors.git.settings import GitSettings
     from warehouse import db
     from warehouse.sync import WarehouseSink
 
-    section = _git_section()
+    section: dict[str, Any] = state.config.sections.get("git") or {}  # validated when dora.toml was loaded
     folder = path or (Path(section["path"]) if "path" in section else None)
     if folder is None:
         fail("give the path of a git clone (or git.path in dora.toml)")
@@ -281,7 +337,7 @@ def git(
     if log_file and not log_file.is_file():
         fail(f"--deploy-log: {log_file}: no such file")
     name = folder.resolve().name.removesuffix(".git")
-    settings = git_local.GitSettings(
+    settings = GitSettings(
         path=folder,
         repo=repo or section.get("repo") or name,
         service=service or section.get("service") or name,
@@ -292,8 +348,8 @@ def git(
         rev=section.get("rev", "HEAD"),
     )
     try:
-        with WarehouseSink(state.warehouse, git_local.SOURCE) as sink:
-            counts = git_local.collect(settings, sink)
+        with WarehouseSink(state.warehouse, collector.SOURCE) as sink:
+            counts = collector.collect(settings, sink)
             sink.record_run(settings.repo)
     except CollectorError as exc:
         fail(str(exc))

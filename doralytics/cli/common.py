@@ -12,13 +12,19 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from doralytics import config as config_mod
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+    from warehouse.metrics import Scope
 
 app = typer.Typer(
     help="Doralytics: DORA metrics you can explain, from a DuckDB warehouse.\n\n"
@@ -115,7 +121,7 @@ def scope_of(
     services: list[str] | None,
     teams: list[str] | None,
     environments: list[str] | None = None,
-):
+) -> Scope:
     from warehouse.metrics import Scope
 
     first, last = parse_date(start, "--from"), parse_date(end, "--to")
@@ -191,7 +197,7 @@ def _human(value: Any) -> str:
     return str(value)
 
 
-def run_transform(con) -> None:
+def run_transform(con: duckdb.DuckDBPyConnection) -> None:
     from warehouse.transform import run
 
     run(con, state.config.metrics)
@@ -220,6 +226,6 @@ EnvOpt = Annotated[
 ]
 
 
-def records(frame) -> list[dict]:
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return [{k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in row.items()} for row in rows]
+    return [{str(k): (v.tolist() if hasattr(v, "tolist") else v) for k, v in row.items()} for row in rows]

@@ -19,7 +19,7 @@ from doralytics.cli.common import (
 
 @app.command("import")
 def import_(folder: Annotated[Path, typer.Argument(help="folder holding the bundle's CSV files")]) -> None:
-    """Load a CSV bundle (spec/BUNDLE.md) into the warehouse, then rebuild the metrics.
+    """Load a CSV bundle (its files and columns: README.md) into the warehouse, then rebuild the metrics.
 
     Validation errors name file:line:column, exit with code 2 and load nothing.
 

@@ -1,8 +1,7 @@
-"""`dora report weekly` and `dora schedule`."""
+"""`dora report weekly` and `dora schedule`: the weekly report written and delivered, now or on a cron."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import os
@@ -12,12 +11,17 @@ import subprocess
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from doralytics.cli.common import Format, TeamOpt, app, emit, fail, note, state
 from doralytics.config import ConfigError
+
+if TYPE_CHECKING:
+    from reports.deliver import Outcome
+    from reports.settings import Job, ReportSettings, SmtpSettings
+    from reports.weekly import Week
 
 log = logging.getLogger("doralytics.schedule")
 
@@ -38,7 +42,7 @@ class ReportFormat(StrEnum):
     md = "md"
 
 
-def _settings():
+def _settings() -> tuple[ReportSettings, SmtpSettings]:
     from reports import settings
 
     try:
@@ -51,16 +55,16 @@ def _settings():
 
 
 def produce(
-    week,
+    week: Week,
     teams: tuple[str, ...],
     fmt: str,
     out: Path | None,
-    report_settings,
-    smtp_settings,
+    report_settings: ReportSettings,
+    smtp_settings: SmtpSettings,
     email: tuple[str, ...] = (),
     webhook: str | None = None,
     interactive: bool = False,
-) -> tuple[Path, list]:
+) -> tuple[Path, list[Outcome]]:
     """Build, render and write the report, then deliver it: (path written, delivery outcomes).
 
     The file is written before any delivery is tried, so a failed delivery never loses the report.
@@ -88,12 +92,14 @@ def produce(
         where = link or f"{path.resolve()} on {socket.gethostname()}"
         payload = deliver.webhook_payload(render.summary(report, where))
         outcomes.append(
-            deliver.post_webhook(webhook, payload, smtp_settings.attempts, smtp_settings.retry_seconds)
+            deliver.post_webhook(
+                webhook, payload, attempts=smtp_settings.attempts, delay=smtp_settings.retry_seconds
+            )
         )
     return path, outcomes
 
 
-def _report_failures(path: Path, outcomes: list) -> None:
+def _report_failures(path: Path, outcomes: list[Outcome]) -> None:
     for outcome in outcomes:
         if outcome.ok:
             note(f"delivered: {outcome.target}")
@@ -162,9 +168,9 @@ def weekly(
         }.items()
         if v is not None
     }
-    smtp_settings = dataclasses.replace(smtp_settings, **overrides)
+    smtp_settings = smtp_settings.model_copy(update=overrides)
     if template_dir:
-        report_settings = dataclasses.replace(report_settings, template_dir=str(template_dir))
+        report_settings = report_settings.model_copy(update={"template_dir": str(template_dir)})
     fmt_value = fmt.value if fmt else report_settings.format
     try:
         path, outcomes = produce(
@@ -251,7 +257,7 @@ def collect_command(item: str) -> list[str]:
     return [*_dora_args(), "collect", *shlex.split(item)]
 
 
-def run_job(job) -> None:
+def run_job(job: Job) -> None:
     """One scheduled run: the collectors in order, then the report; a failing step is logged, not fatal."""
     from reports.weekly import resolve_week
 
@@ -271,7 +277,7 @@ def run_job(job) -> None:
             )
     report_settings, smtp_settings = _settings()
     if job.out_dir:
-        report_settings = dataclasses.replace(report_settings, out_dir=job.out_dir)
+        report_settings = report_settings.model_copy(update={"out_dir": job.out_dir})
     try:
         path, outcomes = produce(
             resolve_week(),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pydantic import ValidationError
 
 from doralytics import config
 from tests.support.builder import linear_bundle_for_config
 from tests.support.cli import dora
+from warehouse.metric_settings import MetricsSettings
 
 
 def write(tmp_path, text: str):
@@ -21,7 +23,7 @@ def test_defaults_without_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DORA_CONFIG", raising=False)
     loaded = config.load()
-    assert loaded.metrics == config.MetricsSettings()
+    assert loaded.metrics == MetricsSettings()
     assert loaded.metrics.tiers.lead_time == {"elite": 24.0, "high": 168.0, "medium": 720.0}
 
 
@@ -70,6 +72,18 @@ elite = 0.02
         ('[metrics]\nhistory_start = "January"\n', "metrics.history_start: expected a date"),
         ('[metrics.tiers.lead_time]\nelite = "fast"\n', "metrics.tiers.lead_time.elite: expected a number"),
         ("[metrics.tiers.speed]\nelite = 1\n", "metrics.tiers.speed: unknown key"),
+        (
+            "[metrics.tiers.lead_time]\nelite = 200\n",
+            "metrics.tiers.lead_time: expected elite < high < medium",
+        ),
+        (
+            "[metrics.tiers.deployment_frequency]\nhigh = 6\n",
+            "metrics.tiers.deployment_frequency: expected elite >= high",
+        ),
+        (
+            "[metrics]\nattribution_window_hours = inf\n",
+            "metrics.attribution_window_hours: expected a finite number",
+        ),
         ('[warehouse]\nfile = "x"\n', "warehouse.file: unknown key"),
         ("[metricz]\n", "metricz: unknown section"),
         ("[metrics\n", "dora.toml"),
@@ -78,6 +92,28 @@ elite = 0.02
 def test_bad_settings_name_the_key(tmp_path, text, message):
     with pytest.raises(config.ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
         config.load(write(tmp_path, text))
+
+
+def test_settings_are_immutable_and_replaced_with_validation():
+    settings = MetricsSettings()
+    with pytest.raises(ValidationError):
+        settings.attribution_window_hours = 1.0
+    assert settings.replaced(attribution_window_hours=1).attribution_window_hours == 1.0
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        settings.replaced(attribution_window_hours=-1)
+
+
+def test_the_dashboard_reads_its_sections_of_the_same_file(tmp_path):
+    from dashboard import settings as dashboard_settings
+
+    path = write(
+        tmp_path, '[warehouse]\npath = "x.duckdb"\n[dashboard]\nlinks = "none"\n[github]\norg = "acme"\n'
+    )
+    loaded = dashboard_settings.load(path)
+    assert loaded == config.load(path)
+    assert (loaded.warehouse, loaded.sections["dashboard"]) == ("x.duckdb", {"links": "none"})
+    with pytest.raises(config.ConfigError, match="dashboard.links: expected one of"):
+        dashboard_settings.load(write(tmp_path, '[dashboard]\nlinks = "bitbucket"\n'))
 
 
 def test_the_command_line_reports_a_bad_file_with_exit_code_2(tmp_path):

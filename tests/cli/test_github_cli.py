@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.collectors.test_github_collect import rows, run, snapshot
+from tests.support.collect import rows, snapshot
+from tests.support.collect import run_github as run
 from tests.support.fake_github import FakeGitHub, load_fixture
 
 TOKEN = "ghp_secretvalue0123456789"

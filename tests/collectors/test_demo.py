@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from collectors import demo
-from doralytics.config import MetricsSettings
 from warehouse import db, metrics, transform
+from warehouse.metric_settings import MetricsSettings
 from warehouse.schema import TABLES
 
 END = dt.date(2026, 3, 31)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,40 +12,13 @@ import pytest
 
 from collectors.base import CollectorError
 from collectors.git import collector as git_local
-from doralytics.config import MetricsSettings
+from tests.support.collect import rows
+from tests.support.git_repo import Repo, day
 from warehouse import db
+from warehouse.metric_settings import MetricsSettings
 from warehouse.metrics import Scope, compute
 from warehouse.sync import WarehouseSink
 from warehouse.transform import run as transform
-
-
-class Repo:
-    """A git repository whose every commit and tag gets the date we say."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.mkdir()
-        self.git("init", "-q", "-b", "main")
-        self.git("config", "user.name", "Alice")
-        self.git("config", "user.email", "alice@example.com")
-        self.git("config", "commit.gpgsign", "false")
-        self.git("config", "tag.gpgsign", "false")
-
-    def git(self, *args: str, when: str = "2026-03-02T09:00:00+00:00") -> str:
-        env = {**os.environ, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
-        done = subprocess.run(["git", "-C", str(self.path), *args], env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
-
-    def commit(self, name: str, message: str, when: str) -> str:
-        (self.path / name).write_text(message + "\n")
-        self.git("add", name)
-        self.git("commit", "-q", "-m", message, when=when)
-        return self.git("rev-parse", "HEAD")
-
-
-def day(d: int, h: int, m: int = 0) -> str:
-    return f"2026-03-{d:02d}T{h:02d}:{m:02d}:00+00:00"
 
 
 @pytest.fixture
@@ -81,11 +53,6 @@ def collect(path: Path, warehouse: Path, **options) -> dict[str, int]:
     settings = git_local.GitSettings(path=path, repo="shop", service="shop", team="web", **options)
     with WarehouseSink(warehouse, "git") as sink:
         return git_local.collect(settings, sink)
-
-
-def rows(warehouse: Path, sql: str) -> list[tuple]:
-    with db.read(warehouse) as con:
-        return con.execute(sql).fetchall()
 
 
 def test_commits_and_tag_deployments(repo: Repo, warehouse: Path) -> None:

@@ -15,71 +15,13 @@ import pytest
 
 from collectors.github import settings as github_settings
 from collectors.github.client import make_client
-from collectors.github.run import collect
-from doralytics.config import MetricsSettings
-from tests.support.fake_github import (
-    FakeGitHub,
-    commit_payload,
-    deployment_payload,
-    load_fixture,
-    pull_payload,
-    status_payload,
-)
-from warehouse import db
-from warehouse.metrics import Scope, compute
-from warehouse.sync import WarehouseSink
-from warehouse.transform import run as transform
+from tests.support.collect import TOKEN, metrics, rows, snapshot
+from tests.support.collect import github_settings as settings_for
+from tests.support.collect import run_github as run
+from tests.support.fake_github import FakeGitHub, load_fixture
+from tests.support.github_payloads import commit_payload, deployment_payload, pull_payload, status_payload
 
-TOKEN = "test-token"
 C1, E1, S1, A1, A2, D1, F1 = ("c1" * 20, "e1" * 20, "5a" * 20, "a1" * 20, "a2" * 20, "d1" * 20, "f1" * 20)
-
-
-def settings_for(fake: FakeGitHub, **values) -> github_settings.GithubSettings:
-    """Small pages (so every list spans pages) and short waits, set by configuration."""
-    overrides = {k: values.pop(k) for k in ("since", "full") if k in values}  # command-line options
-    section = {
-        "api_url": fake.url,
-        "repos": ["acme/checkout"],
-        "per_page": 2,
-        "retries": 3,
-        "backoff": 0.01,
-        "secondary_rate_wait": 0.2,
-        "max_rate_limit_wait": 30,
-        **values,
-    }
-    return github_settings.parse(section, **overrides)
-
-
-def run(fake: FakeGitHub, warehouse: Path, settings=None, token: str = TOKEN, **values):
-    settings = settings or settings_for(fake, **values)
-    with WarehouseSink(warehouse, "github") as sink:
-        return collect(lambda: make_client(token, settings), settings, sink)
-
-
-def rows(warehouse: Path, sql: str) -> list[tuple]:
-    with db.read(warehouse) as con:
-        return con.execute(sql).fetchall()
-
-
-def snapshot(warehouse: Path) -> dict[str, list[tuple]]:
-    tables = [
-        "services",
-        "commits",
-        "pull_requests",
-        "pull_request_commits",
-        "deployments",
-        "pipeline_runs",
-        "incidents",
-    ]
-    # _load_id tells the incremental transform what is new: it is not part of the data
-    return {t: rows(warehouse, f"select * exclude (_load_id) from core.{t} order by all") for t in tables}
-
-
-def metrics(warehouse: Path, start: str = "2026-03-02", end: str = "2026-03-08") -> dict:
-    with db.write(warehouse) as con:
-        transform(con, MetricsSettings())
-        (group,) = compute(con, Scope(dt.date.fromisoformat(start), dt.date.fromisoformat(end), "service"))
-    return group
 
 
 @pytest.fixture
@@ -337,7 +279,7 @@ def test_payloads_are_kept_verbatim(fake: FakeGitHub, warehouse: Path) -> None:
 
 
 def test_org_lists_repositories_concurrently(warehouse: Path) -> None:
-    from tests.support.fake_github import synthetic_repo
+    from tests.support.github_payloads import synthetic_repo
 
     repos = [synthetic_repo(f"acme/svc{i}", prs=4, deployments=3, seed=i) for i in range(4)]
     with FakeGitHub(repos, latency=0.02, orgs={"acme": [r.full_name for r in repos]}) as fake:
@@ -397,7 +339,7 @@ def test_warehouse_keys_are_unique_after_repeated_runs(fake: FakeGitHub, warehou
 def test_clone_mode_reads_the_commit_graph_with_git(
     fake: FakeGitHub, warehouse: Path, tmp_path: Path
 ) -> None:
-    from tests.collectors.test_git_local import Repo, day
+    from tests.support.git_repo import Repo, day
 
     source = Repo(tmp_path / "src")
     first = source.commit("a", "first", day(2, 9))
@@ -443,7 +385,7 @@ def test_clone_mode_reads_the_commit_graph_with_git(
 def test_dry_run_says_what_would_count(
     fake: FakeGitHub, warehouse: Path, mode: str, count: int, detail: str
 ) -> None:
-    from collectors.github.run import dry_run
+    from collectors.github.collector import dry_run
 
     settings = settings_for(fake, deployments=mode, per_page=50)
     (line,) = dry_run(lambda: make_client(TOKEN, settings), settings)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.collectors.test_github_collect import rows, run
+from tests.support.collect import rows
+from tests.support.collect import run_github as run
 from tests.support.fake_github import PRIMARY_LIMIT, FakeGitHub, load_fixture
 
 SECONDARY = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."

@@ -15,8 +15,13 @@ import duckdb
 import pytest
 
 from collectors.gitlab import settings as gitlab_settings
-from collectors.gitlab.collector import collect, dry_run, make_client
-from doralytics.config import ConfigError, MetricsSettings
+from collectors.gitlab.client import make_client
+from collectors.gitlab.collector import dry_run
+from doralytics.config import ConfigError
+from tests.support.collect import GITLAB_PROJECT as PATH
+from tests.support.collect import TOKEN, metrics, rows, snapshot
+from tests.support.collect import gitlab_settings as settings_for
+from tests.support.collect import run_gitlab as run
 from tests.support.fake_gitlab import (
     FakeGitLab,
     FakeProject,
@@ -27,58 +32,8 @@ from tests.support.fake_gitlab import (
     note,
     synthetic_project,
 )
-from warehouse import db
-from warehouse.metrics import Scope, compute
-from warehouse.sync import WarehouseSink
-from warehouse.transform import run as transform
 
-TOKEN = "test-token"
-PATH = "acme/platform/checkout"
 C0, A1, M1, S2, H1, D1 = ("c0" * 20, "a1" * 20, "e1" * 20, "5a" * 20, "4f" * 20, "d1" * 20)
-TABLES = [
-    "services",
-    "commits",
-    "pull_requests",
-    "pull_request_commits",
-    "deployments",
-    "pipeline_runs",
-    "incidents",
-]
-
-
-def settings_for(fake: FakeGitLab, **values) -> gitlab_settings.GitlabSettings:
-    """Small pages (so every list spans pages) and short waits, set by configuration."""
-    overrides = {k: values.pop(k) for k in ("since", "full", "ca_bundle") if k in values}  # command line
-    section = {"url": fake.url, "projects": [PATH], "per_page": 2, "retries": 3, **values}
-    return gitlab_settings.parse(section, **overrides)
-
-
-def run(fake: FakeGitLab, warehouse: Path, settings=None, token: str = TOKEN, **values):
-    settings = settings or settings_for(fake, **values)
-    with WarehouseSink(warehouse, "gitlab") as sink:
-        return collect(lambda: make_client(token, settings), settings, sink)
-
-
-def rows(warehouse: Path, sql: str) -> list[tuple]:
-    with db.read(warehouse) as con:
-        return con.execute(sql).fetchall()
-
-
-def snapshot(warehouse: Path) -> dict[str, list[tuple]]:
-    """The core tables without their load bookkeeping (the last column)."""
-    out = {}
-    with db.read(warehouse) as con:
-        for table in TABLES:
-            columns = [c[0] for c in con.execute(f"describe core.{table}").fetchall()][:-1]
-            out[table] = con.execute(f"select {', '.join(columns)} from core.{table} order by all").fetchall()
-    return out
-
-
-def metrics(warehouse: Path, start: str = "2026-03-02", end: str = "2026-03-08") -> dict:
-    with db.write(warehouse) as con:
-        transform(con, MetricsSettings())
-        (group,) = compute(con, Scope(dt.date.fromisoformat(start), dt.date.fromisoformat(end), "service"))
-    return group
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.collectors.test_gitlab_collect import PATH, TOKEN, rows, run, snapshot
+from tests.support.collect import GITLAB_PROJECT as PATH
+from tests.support.collect import TOKEN, rows, snapshot
+from tests.support.collect import run_gitlab as run
 from tests.support.fake_gitlab import FakeGitLab, load_fixture
 from tests.support.fake_http import self_signed_cert
 

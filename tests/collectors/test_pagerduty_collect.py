@@ -16,63 +16,17 @@ import pytest
 
 from collectors.base import CollectorError
 from collectors.pagerduty import settings as pagerduty_settings
-from collectors.pagerduty.collector import collect, make_client
 from doralytics.config import ConfigError
-from tests.support.fake_http import self_signed_cert
+from tests.support.collect import incidents, rows
+from tests.support.collect import pagerduty_settings as settings_for
+from tests.support.collect import run_pagerduty as run
 from tests.support.fake_pagerduty import FakePagerDuty, incident, load_fixture
-from warehouse import db
-from warehouse.sync import WarehouseSink
-
-TOKEN = "test-token"
-SINCE = dt.date(2026, 3, 1)
-MAPPING = [{"name": "(?i)checkout worker", "service": "checkout"}, {"id": "PSRCH04", "service": "search"}]
-
-
-@pytest.fixture(scope="session")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return self_signed_cert(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
 def fake(tls: tuple[Path, Path]):
     with load_fixture(tls=tls) as server:
         yield server
-
-
-def settings_for(
-    fake: FakePagerDuty, tls: tuple[Path, Path], **values
-) -> pagerduty_settings.PagerdutySettings:
-    """Small pages (so lists span pages), short backoffs, the test's CA; history from 2026-03-01."""
-    overrides = {k: values.pop(k) for k in ("since", "full", "service_ids") if k in values}  # command line
-    overrides.setdefault("since", SINCE)
-    section = {
-        "api_url": fake.url,
-        "ca_bundle": str(tls[0]),
-        "page_size": 2,
-        "backoff": 0.01,
-        "retries": 2,
-        "services": MAPPING,
-        **values,
-    }
-    return pagerduty_settings.parse(section, **overrides)
-
-
-def run(
-    fake, warehouse: Path, tls, known=("checkout", "search"), token: str = TOKEN, settings=None, **values
-):
-    settings = settings or settings_for(fake, tls, **values)
-    with WarehouseSink(warehouse, "pagerduty") as sink:
-        return collect(lambda: make_client(token, settings), settings, list(known), sink)
-
-
-def rows(warehouse: Path, sql: str) -> list[tuple]:
-    with db.read(warehouse) as con:
-        return con.execute(sql).fetchall()
-
-
-def incidents(warehouse: Path) -> list[tuple]:
-    columns = "incident_id, service, severity, created_at, resolved_at"
-    return rows(warehouse, f"select {columns} from core.incidents order by 1")
 
 
 def windows(fake: FakePagerDuty, path: str = "/incidents?") -> list[tuple[dt.datetime, dt.datetime]]:

@@ -15,18 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from collectors.base import CollectorError
-from collectors.pagerduty.collector import TokenRejected
-from tests.collectors.test_pagerduty_collect import SINCE, TOKEN, incidents, rows, run, settings_for
-from tests.support.fake_http import self_signed_cert
+from collectors.base import CollectorError, TokenRejected
+from tests.support.collect import PAGERDUTY_SINCE as SINCE
+from tests.support.collect import TOKEN, incidents, rows
+from tests.support.collect import pagerduty_settings as settings_for
+from tests.support.collect import run_pagerduty as run
 from tests.support.fake_pagerduty import FakePagerDuty, load_fixture
 from warehouse.batch import Batch
 from warehouse.sync import WarehouseSink
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return self_signed_cert(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

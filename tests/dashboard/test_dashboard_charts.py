@@ -9,9 +9,9 @@ import math
 import pandas as pd
 import pytest
 
-from dashboard import charts
+from dashboard import charts, durations
 from dashboard import format as fmt
-from doralytics.config import Tiers
+from warehouse.metric_settings import Tiers
 
 
 def weekly(values: dict[str, list], groups=("all",), start=dt.date(2026, 3, 2)) -> pd.DataFrame:
@@ -80,7 +80,7 @@ def test_one_line_per_group_with_a_legend():
 
 def test_histogram_counts_every_positive_lead_time_and_marks_median_and_p90():
     hours = pd.Series([0.5, 2, 3, 30, 200, 1000, -1, None])
-    fig = charts.lead_time_histogram(hours, 3.0, 600.0)
+    fig = durations.lead_time_histogram(hours, 3.0, 600.0)
     assert sum(fig.data[0].y) == 6
     lines = [s.x0 for s in fig.layout.shapes]
     assert lines == pytest.approx([math.log10(3.0), math.log10(600.0)])
@@ -129,7 +129,7 @@ def test_comparison_scatter_one_point_per_group_with_data():
             "tiers": {"lead_time": "high", "change_failure_rate": "low"},
         },
     ]
-    (points,) = charts.comparison_scatter(groups).data
+    (points,) = durations.comparison_scatter(groups).data
     assert list(points.text) == ["a", "c"]
     assert list(points.y) == pytest.approx([10.0, 30.0])
     assert points.marker.size[0] > points.marker.size[1]
@@ -159,7 +159,7 @@ def test_recovery_chart_marks_still_failing_deployments():
             "is_unrecovered": [False, True],
         }
     )
-    fig = charts.recovery_chart(rows, now=dt.datetime(2026, 3, 5, 10))
+    fig = durations.recovery_chart(rows, now=dt.datetime(2026, 3, 5, 10))
     recovered, still = fig.data
     assert list(recovered.y) == [2.0]
     assert still.y[0] > 168 and still.marker.symbol == "x"  # along the top, above the medium boundary
@@ -196,8 +196,8 @@ def test_empty_frames_give_empty_figures():
     empty = weekly({"lead_time_median_hours": [1.0]}).iloc[0:0]
     for metric in charts.TREND_SERIES:
         assert charts.trend_chart(empty, metric).data == ()
-    assert charts.lead_time_histogram(pd.Series([], dtype=float), None, None).data == ()
-    assert charts.comparison_scatter([]).data == ()
+    assert durations.lead_time_histogram(pd.Series([], dtype=float), None, None).data == ()
+    assert durations.comparison_scatter([]).data == ()
     assert charts.calendar_heatmap(empty.assign(deployments=[])).data == ()
 
 

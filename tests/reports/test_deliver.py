@@ -6,18 +6,18 @@ import email
 import email.policy
 import json
 import smtplib
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from doralytics.cli import app
 from reports import deliver
 from reports.settings import SmtpSettings
+from tests.support.browser import free_port
 from tests.support.reports import WEEK, demo_warehouse
 
 
@@ -37,18 +37,12 @@ class Sink:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp():
     servers = []
 
     def start(reply: str | None = None) -> tuple[Sink, int]:
-        sink, port = Sink(reply), _free_port()
+        sink, port = Sink(reply), free_port()
         controller = Controller(sink, hostname="127.0.0.1", port=port)
         controller.start()
         servers.append(controller)
@@ -64,6 +58,13 @@ def warehouse(tmp_path_factory) -> Path:
     return demo_warehouse(tmp_path_factory)
 
 
+def weekly(warehouse: Path, out: Path, *options: str, config: Path | None = None) -> Result:
+    """`dora report weekly` of the demo's last whole week, written to `out`, delivered as `options` say."""
+    first = ["--config", str(config)] if config else []
+    args = [*first, "-w", str(warehouse), "report", "weekly", "--week", WEEK, "--out", str(out), *options]
+    return CliRunner().invoke(app, args)
+
+
 def _config(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "dora.toml"
     path.write_text(text)
@@ -73,27 +74,18 @@ def _config(tmp_path: Path, text: str) -> Path:
 def test_email_reaches_the_recipients_with_the_html_and_its_charts(smtp, warehouse, tmp_path):
     sink, port = smtp()
     out = tmp_path / "weekly.html"
-    result = CliRunner().invoke(
-        app,
-        [
-            "-w",
-            str(warehouse),
-            "report",
-            "weekly",
-            "--week",
-            WEEK,
-            "--out",
-            str(out),
-            "--email",
-            "em@example.com",
-            "--email",
-            "director@example.com",
-            "--smtp-host",
-            "127.0.0.1",
-            "--smtp-port",
-            str(port),
-            "--no-smtp-starttls",
-        ],
+    result = weekly(
+        warehouse,
+        out,
+        "--email",
+        "em@example.com",
+        "--email",
+        "director@example.com",
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        str(port),
+        "--no-smtp-starttls",
     )
     assert result.exit_code == 0, result.output
     assert len(sink.envelopes) == 1
@@ -119,23 +111,7 @@ def test_a_failing_smtp_server_is_retried_then_exits_non_zero_and_keeps_the_repo
         tmp_path, f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nattempts = 3\nretry_seconds = 0.05\n'
     )
     out = tmp_path / "kept.html"
-    result = CliRunner().invoke(
-        app,
-        [
-            "--config",
-            str(config),
-            "-w",
-            str(warehouse),
-            "report",
-            "weekly",
-            "--week",
-            WEEK,
-            "--out",
-            str(out),
-            "--email",
-            "em@example.com",
-        ],
-    )
+    result = weekly(warehouse, out, "--email", "em@example.com", config=config)
     assert result.exit_code == 1
     assert sink.attempts == 3
     assert "delivery failed after 3 attempt(s)" in result.stderr and f"kept at {out}" in result.stderr
@@ -153,11 +129,11 @@ def test_a_permanent_refusal_is_not_retried(smtp):
 def test_nothing_listening_is_retried(monkeypatch):
     waits = []
     msg = deliver.message("s", "<p>hi</p>", "hi", "dora@localhost", ["a@example.com"])
-    settings = SmtpSettings(host="127.0.0.1", port=_free_port(), attempts=3, retry_seconds=2, timeout=2)
+    settings = SmtpSettings(host="127.0.0.1", port=free_port(), attempts=3, retry_seconds=2, timeout=2)
     outcome = deliver.send_email(msg, settings, sleep=waits.append)
     assert (outcome.ok, outcome.attempts) == (False, 3)
     assert waits == [2, 4]  # backoff doubles
-    assert not deliver._smtp_retriable(smtplib.SMTPAuthenticationError(535, b"bad password"))
+    assert not deliver.smtp_retriable(smtplib.SMTPAuthenticationError(535, b"bad password"))
 
 
 class Hook(BaseHTTPRequestHandler):
@@ -190,23 +166,7 @@ def test_webhook_gets_the_summary_json_with_a_link(hook, warehouse, tmp_path):
     handler, url = hook
     config = _config(tmp_path, '[report]\npublic_url = "https://reports.example.com/dora"\n')
     out = tmp_path / "weekly-2026-W26.html"
-    result = CliRunner().invoke(
-        app,
-        [
-            "--config",
-            str(config),
-            "-w",
-            str(warehouse),
-            "report",
-            "weekly",
-            "--week",
-            WEEK,
-            "--out",
-            str(out),
-            "--webhook",
-            url,
-        ],
-    )
+    result = weekly(warehouse, out, "--webhook", url, config=config)
     assert result.exit_code == 0, result.output
     [(content_type, payload)] = handler.bodies
     assert content_type == "application/json"

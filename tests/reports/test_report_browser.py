@@ -1,7 +1,7 @@
 """Look at the weekly report as a person would: headless Chromium renders it to a PNG in test-artifacts/.
 
-Chromium is Debian's (`apt-get install chromium`, never `playwright install`: STACK.md); the screenshot is
-taken by Chromium's own --screenshot, with the network off, so a chart or a style that needed the internet
+Chromium is Debian's (`apt-get install chromium`; `playwright install` cannot download here); the screenshot
+is taken by Chromium's own --screenshot, with the network off, so a chart or a style that needed the internet
 would show as missing.
 """
 
@@ -16,6 +16,7 @@ import pytest
 
 from reports import render
 from reports.weekly import build, resolve_week
+from tests.support.browser import CHROMIUM_ARGS
 from tests.support.reports import WEEK, demo_warehouse
 from warehouse import db
 
@@ -42,13 +43,7 @@ def test_report_renders_in_chromium(tmp_path_factory, tmp_path):
     subprocess.run(
         [
             chromium,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
+            *CHROMIUM_ARGS,
             "--hide-scrollbars",
             "--proxy-server=127.0.0.1:9",  # no network: a remote asset would fail
             f"--user-data-dir={tmp_path / 'profile'}",

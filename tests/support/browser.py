@@ -1,7 +1,7 @@
 """Drive the real dashboard in headless Chromium: for the end-to-end test and the speed benchmark.
 
-Uses Debian's `chromium` (never `playwright install`, STACK.md) through Playwright, and starts the
-dashboard exactly as a user does: `dora --warehouse W dashboard --port P`.
+Uses Debian's `chromium` (never `playwright install`: its download fails on these machines) through
+Playwright, and starts the dashboard exactly as a user does: `dora --warehouse W dashboard --port P`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+# Headless, and quiet: no sandbox (containers), no GPU, no updates or first-run pages.
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -115,7 +120,7 @@ def browser_page(width: int = 1600, height: int = 1400) -> Iterator:
             browser.close()
 
 
-def wait_idle(page, timeout: float = 60.0, started: bool = False) -> float:
+def wait_idle(page: Page, timeout: float = 60.0, started: bool = False) -> float:
     """Wait until Streamlit is idle; returns the seconds it took. Unless `started`, first give the rerun
     a moment to begin (a widget change reaches the server asynchronously)."""
     t0 = time.perf_counter()
@@ -126,7 +131,7 @@ def wait_idle(page, timeout: float = 60.0, started: bool = False) -> float:
     return time.perf_counter() - t0
 
 
-def open_page(page, url: str, timeout: float = 90.0) -> float:
+def open_page(page: Page, url: str, timeout: float = 90.0) -> float:
     """Load the dashboard at `url` and wait until idle; returns seconds from navigation."""
     t0 = time.perf_counter()
     page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
@@ -135,7 +140,7 @@ def open_page(page, url: str, timeout: float = 90.0) -> float:
     return time.perf_counter() - t0
 
 
-def navigate(page, title: str, timeout: float = 60.0) -> float:
+def navigate(page: Page, title: str, timeout: float = 60.0) -> float:
     """Click a page in the sidebar navigation and wait until idle; returns seconds from the click."""
     link = page.locator('[data-testid="stSidebarNav"] a', has_text=title).first
     t0 = time.perf_counter()
@@ -144,7 +149,7 @@ def navigate(page, title: str, timeout: float = 60.0) -> float:
     return time.perf_counter() - t0
 
 
-def metric_values(page) -> dict[str, str]:
+def metric_values(page: Page) -> dict[str, str]:
     """The tiles on the page: label -> value as displayed."""
     values = {}
     for tile in page.locator('[data-testid="stMetric"]').all():

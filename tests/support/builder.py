@@ -6,12 +6,11 @@ import csv
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
-from doralytics.config import MetricsSettings
 from tests.support.warehouses import import_and_transform
 from warehouse import db
+from warehouse.metric_settings import MetricsSettings
 from warehouse.metrics import Scope, compute, explain
 from warehouse.schema import TABLE_BY_NAME
 
@@ -196,7 +195,7 @@ class Result:
 def load_bundle(bundle: Bundle, tmp_path: Path, **settings) -> Result:
     folder = bundle.write(tmp_path / "bundle")
     path = tmp_path / "w.duckdb"
-    chosen = replace(MetricsSettings(), **settings)
+    chosen = MetricsSettings().replaced(**settings)
     import_and_transform(path, folder, settings=chosen)
     return Result(path, chosen)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.support.cli import ROOT, dora
@@ -38,7 +39,9 @@ def metrics_json(path: Path, start: str, end: str, *extra: str) -> dict:
     return json.loads(out.stdout)
 
 
-def app(path: Path, monkeypatch, query: dict | None = None, timeout: float = 60) -> AppTest:
+def app(
+    path: Path, monkeypatch: pytest.MonkeyPatch, query: dict | None = None, timeout: float = 60
+) -> AppTest:
     """The dashboard as `dora dashboard` starts it (DORA_WAREHOUSE), not yet run."""
     monkeypatch.setenv("DORA_WAREHOUSE", str(path))
     monkeypatch.delenv("DORA_CONFIG", raising=False)

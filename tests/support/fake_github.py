@@ -9,10 +9,8 @@ the budget is spent, 401 for a wrong token, 404 for unknown paths. Faults are sc
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
-import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -21,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tests.support.fake_http import FakeServer, number_of, reachable, sha_of
+from tests.support.fake_http import FakeServer, number_of, reachable
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github"
 PRIMARY_LIMIT = "API rate limit exceeded for user ID 1."
@@ -124,21 +122,6 @@ class FakeGitHub(FakeServer):
         self.reset_at = time.time() + reset_seconds
         self.orgs = orgs or {}
 
-    # --- the server -----------------------------------------------------------------------------
-
-    def handle(self, request: BaseHTTPRequestHandler) -> None:
-        if request.path.startswith("/_fake/"):
-            self._control(request, urlsplit(request.path).path)
-            return
-        with self.lock:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            self._handle(request)
-        finally:
-            with self.lock:
-                self.in_flight -= 1
-
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         split = urlsplit(request.path)
         if self.latency:
@@ -165,23 +148,6 @@ class FakeGitHub(FakeServer):
             count = len(self.log)
         if self.on_request:
             self.on_request(count)
-
-    def _control(self, request: BaseHTTPRequestHandler, path: str) -> None:
-        """/_fake/log and /_fake/reset: for a benchmark driving a fake in another process."""
-        with self.lock:
-            body = {
-                "log": [[e.path, e.status] for e in self.log],
-                "max_in_flight": self.max_in_flight,
-            }
-            if path == "/_fake/reset":
-                self.log.clear()
-                self.max_in_flight = 0
-        data = json.dumps(body).encode()
-        request.send_response(200)
-        request.send_header("Content-Type", "application/json")
-        request.send_header("Content-Length", str(len(data)))
-        request.end_headers()
-        request.wfile.write(data)
 
     def _rate_headers(self, spend: bool) -> dict[str, str]:
         with self.lock:
@@ -351,197 +317,3 @@ class FakeGitHub(FakeServer):
 
 def _commit_order(commit: dict[str, Any]) -> tuple[str, str]:
     return commit["commit"]["committer"]["date"], commit["sha"]
-
-
-# --- payload builders (the shapes of ../shared/reference/github), used by tests and the benchmark ----
-
-
-def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def user(login: str, kind: str = "User") -> dict[str, Any]:
-    return {
-        "login": login,
-        "id": number_of(login) % 10**7,
-        "type": kind,
-        "site_admin": False,
-        "html_url": f"https://github.com/{login}",
-    }
-
-
-def commit_payload(
-    repo: str,
-    sha: str,
-    parents: list[str],
-    authored: str,
-    committed: str,
-    message: str,
-    login: str | None = "alice",
-) -> dict[str, Any]:
-    return {
-        "sha": sha,
-        "node_id": "C_" + sha[:12],
-        "url": f"https://api.github.com/repos/{repo}/commits/{sha}",
-        "html_url": f"https://github.com/{repo}/commit/{sha}",
-        "commit": {
-            "author": {
-                "name": (login or "someone").title(),
-                "email": f"{login}@example.com",
-                "date": authored,
-            },
-            "committer": {"name": "GitHub", "email": "noreply@github.com", "date": committed},
-            "message": message,
-            "tree": {"sha": hashlib.sha1(("tree" + sha).encode()).hexdigest()},
-            "comment_count": 0,
-        },
-        "author": user(login) if login else None,
-        "committer": user("web-flow"),
-        "parents": [{"sha": p, "url": f"https://api.github.com/repos/{repo}/commits/{p}"} for p in parents],
-    }
-
-
-def synthetic_repo(
-    full_name: str, prs: int = 500, deployments: int = 300, seed: int = 1, start: dt.datetime | None = None
-) -> FakeRepo:
-    """A busy repository: `prs` merged PRs (merge commits, 2 commits each, one review) and `deployments`
-    deployments of the default branch with a success status each; for the benchmark."""
-    rng = random.Random(seed)
-    start = start or dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    repo = FakeRepo(full_name)
-    root = sha_of(full_name, "root")
-    repo.add_commit(commit_payload(full_name, root, [], iso(start), iso(start), "initial commit"))
-    head, clock = root, start
-    for n in range(1, prs + 1):
-        clock += dt.timedelta(minutes=rng.randint(30, 240))
-        branch = []
-        parent = head
-        for k in range(2):
-            sha = sha_of(full_name, n, k)
-            when = iso(clock - dt.timedelta(hours=3 - k))
-            repo.add_commit(
-                commit_payload(full_name, sha, [parent], when, when, f"work {n}.{k}", "bob"), move_head=False
-            )
-            branch.append(repo.commits[sha])
-            parent = sha
-        merge = sha_of(full_name, n, "merge")
-        repo.add_commit(
-            commit_payload(
-                full_name,
-                merge,
-                [head, parent],
-                iso(clock),
-                iso(clock),
-                f"Merge pull request #{n} from acme/feature-{n}",
-                "bob",
-            )
-        )
-        head = merge
-        repo.pulls.append(pull_payload(full_name, n, "bob", clock - dt.timedelta(hours=2), clock, merge))
-        repo.pull_commits[n] = branch
-        repo.reviews[n] = [review_payload(full_name, n, n, "carol", clock - dt.timedelta(hours=1))]
-    shas = [sha_of(full_name, n, "merge") for n in range(1, prs + 1)]
-    for i in range(deployments):
-        sha = shas[min(len(shas) - 1, (i + 1) * len(shas) // deployments - 1)]
-        when = parse(repo.commits[sha]["commit"]["committer"]["date"]) + dt.timedelta(minutes=20)
-        ident = seed * 10**6 + 1000 + i  # deployment ids are unique across a GitHub instance
-        repo.deployments.append(deployment_payload(full_name, ident, sha, "production", when, True))
-        repo.statuses[ident] = [
-            status_payload(full_name, ident, 10 * ident, "success", when + dt.timedelta(minutes=5))
-        ]
-    return repo
-
-
-def parse(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def pull_payload(
-    repo: str,
-    number: int,
-    login: str,
-    created: dt.datetime,
-    merged: dt.datetime | None,
-    merge_sha: str | None,
-    head: str | None = None,
-    labels: list[str] | None = None,
-    updated: dt.datetime | None = None,
-    base: str = "main",
-) -> dict[str, Any]:
-    return {
-        "url": f"https://api.github.com/repos/{repo}/pulls/{number}",
-        "id": 10**6 + number,
-        "number": number,
-        "state": "closed",
-        "title": f"Change {number}",
-        "user": user(login),
-        "body": "",
-        "labels": [
-            {"id": number_of(x) % 10**6, "name": x, "color": "ededed", "default": False} for x in labels or []
-        ],
-        "created_at": iso(created),
-        "updated_at": iso(updated or merged or created),
-        "closed_at": iso(merged) if merged else iso(updated or created),
-        "merged_at": iso(merged) if merged else None,
-        "merge_commit_sha": merge_sha,
-        "head": {
-            "label": f"acme:{head or f'feature-{number}'}",
-            "ref": head or f"feature-{number}",
-            "sha": merge_sha,
-        },
-        "base": {"label": f"acme:{base}", "ref": base, "sha": merge_sha},
-        "draft": False,
-        "author_association": "MEMBER",
-    }
-
-
-def review_payload(
-    repo: str, number: int, ident: int, login: str, when: dt.datetime, state: str = "APPROVED"
-) -> dict[str, Any]:
-    return {
-        "id": 8 * 10**5 + ident,
-        "user": user(login, "Bot" if login.endswith("[bot]") else "User"),
-        "body": "",
-        "state": state,
-        "html_url": f"https://github.com/{repo}/pull/{number}#pullrequestreview-{ident}",
-        "pull_request_url": f"https://api.github.com/repos/{repo}/pulls/{number}",
-        "submitted_at": iso(when),
-        "author_association": "MEMBER",
-    }
-
-
-def deployment_payload(
-    repo: str, ident: int, sha: str, environment: str, created: dt.datetime, production: bool | None = None
-) -> dict[str, Any]:
-    return {
-        "url": f"https://api.github.com/repos/{repo}/deployments/{ident}",
-        "id": ident,
-        "sha": sha,
-        "ref": "main",
-        "task": "deploy",
-        "payload": {},
-        "original_environment": environment,
-        "environment": environment,
-        "description": None,
-        "creator": user("deploy-bot[bot]", "Bot"),
-        "created_at": iso(created),
-        "updated_at": iso(created),
-        "statuses_url": f"https://api.github.com/repos/{repo}/deployments/{ident}/statuses",
-        "repository_url": f"https://api.github.com/repos/{repo}",
-        "transient_environment": False,
-        "production_environment": production,
-    }
-
-
-def status_payload(repo: str, deployment: int, ident: int, state: str, when: dt.datetime) -> dict[str, Any]:
-    return {
-        "url": f"https://api.github.com/repos/{repo}/deployments/{deployment}/statuses/{ident}",
-        "id": ident,
-        "state": state,
-        "creator": user("deploy-bot[bot]", "Bot"),
-        "description": "",
-        "environment": "production",
-        "created_at": iso(when),
-        "updated_at": iso(when),
-        "deployment_url": f"https://api.github.com/repos/{repo}/deployments/{deployment}",
-    }

@@ -266,7 +266,7 @@ class FakeGitLab(FakeServer):
         return 200, headers, chunk
 
 
-# --- payload builders, shaped like ../shared/reference/gitlab (for the benchmark and small tests) -------
+# Payload builders in the shapes of GitLab's REST API, for the benchmark and small tests.
 
 
 def iso(moment: dt.datetime) -> str:

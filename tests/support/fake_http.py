@@ -112,8 +112,6 @@ class FakeServer:
         scheme = "https" if self.tls else "http"
         return f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
 
-    # --- test controls ------------------------------------------------------------------------
-
     def fail(
         self,
         path_regex: str,
@@ -134,8 +132,6 @@ class FakeServer:
         with self.lock:
             self.log.clear()
 
-    # --- serving ------------------------------------------------------------------------------
-
     def authorized(self, headers: Any) -> Reply | None:
         """None when the request may go on, else the error reply."""
         raise NotImplementedError
@@ -144,12 +140,14 @@ class FakeServer:
         raise NotImplementedError
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
-        if request.path == "/_fake/reset":
-            # for a fake in another process (the benchmark): hand over the log and start a new one
+        path = urlsplit(request.path).path
+        if path in ("/_fake/log", "/_fake/reset"):
+            # for a fake in another process (the benchmark): hand over the log (and start a new one)
             with self.lock:
                 body = {"log": [[e.path, e.status] for e in self.log], "max_in_flight": self.max_in_flight}
-                self.log.clear()
-                self.max_in_flight = 0
+                if path == "/_fake/reset":
+                    self.log.clear()
+                    self.max_in_flight = 0
             self.send(request, 200, {}, body)
             return
         with self.lock:

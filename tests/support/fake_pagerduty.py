@@ -122,7 +122,7 @@ def load_fixture(**kw: Any) -> FakePagerDuty:
     )
 
 
-# --- payload builders, shaped like ../shared/reference/pagerduty -----------------------------------
+# Payload builders in the shapes of PagerDuty's REST API, for the benchmark and small tests.
 
 
 def service_ref(ident: str, name: str) -> dict[str, Any]:

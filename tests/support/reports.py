@@ -14,8 +14,8 @@ WEEK_FROM, WEEK_TO = "2026-06-22", "2026-06-28"
 
 def demo_warehouse(factory: pytest.TempPathFactory) -> Path:
     from collectors import demo
-    from doralytics.config import MetricsSettings
     from warehouse import db
+    from warehouse.metric_settings import MetricsSettings
     from warehouse.transform import run
 
     path = factory.getbasetemp() / "report-demo" / "demo.duckdb"

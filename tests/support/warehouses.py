@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doralytics.config import MetricsSettings
 from warehouse import db, load, transform
+from warehouse.metric_settings import MetricsSettings
 
 
 def small_warehouse(path: Path, commit_message: str | None = None) -> Path:

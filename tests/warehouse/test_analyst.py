@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tests.support.warehouses import small_warehouse
-from warehouse import analyst, db, sandbox
+from warehouse import analyst, db, sandbox, schema
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_session_is_utc(warehouse: Path) -> None:
 
 
 def test_engine_holds_no_connection_between_uses(warehouse: Path) -> None:
-    # A pooled idle connection would lock a writer out of the file (STACK.md): a sync must get in right away.
+    # A pooled idle connection would lock a writer out of the file: a sync must get in right away.
     engine = analyst.engine(warehouse)
     pd.read_sql(sa.select(analyst.core_services), engine)
     with db.write(warehouse) as con:
@@ -92,15 +92,8 @@ def test_missing_warehouse(tmp_path: Path) -> None:
 
 
 def test_every_core_table_is_declared() -> None:
-    assert {t.name for t in CORE_TABLES} == {
-        "services",
-        "commits",
-        "pull_requests",
-        "pull_request_commits",
-        "deployments",
-        "pipeline_runs",
-        "incidents",
-    }
+    names = "services commits pull_requests pull_request_commits deployments pipeline_runs incidents"
+    assert {t.name for t in CORE_TABLES} == set(names.split()) == {t.name for t in schema.TABLES}
     assert set(analyst.metadata.tables) == {f"core.{t.name}" for t in CORE_TABLES}
 
 

@@ -1,4 +1,4 @@
-"""The worked examples of spec/examples, through the real command line, for every grouping."""
+"""The worked examples (tests/fixtures/examples), through the real command line, for every grouping."""
 
 from __future__ import annotations
 
@@ -63,58 +63,21 @@ def test_metrics_rejects_bad_dates_with_exit_code_2(warehouse):
     assert backwards.returncode == 2 and "after" in backwards.stderr
 
 
+def _explain(warehouse, metric: str, *group: str) -> list[dict]:
+    args = ("--warehouse", str(warehouse), "explain", metric, *group)
+    return json.loads(dora(*args, "--from", "2026-03-02", "--to", "2026-03-15", "--format", "json").stdout)
+
+
 def test_explain_lists_the_rows_behind_a_number(warehouse):
     dora("--warehouse", str(warehouse), "import", str(EXAMPLES / "small"))
-    out = dora(
-        "--warehouse",
-        str(warehouse),
-        "explain",
-        "change_failure_rate",
-        "--group",
-        "checkout",
-        "--from",
-        "2026-03-02",
-        "--to",
-        "2026-03-15",
-        "--format",
-        "json",
-    ).stdout
-    rows = {r["deployment_id"]: r for r in json.loads(out)}
+    rows = {r["deployment_id"]: r for r in _explain(warehouse, "change_failure_rate", "--group", "checkout")}
     assert set(rows) == {"D3", "D4", "D6", "D9"}
     assert rows["D6"]["failure_signals"] == ["rollback", "revert"]
     assert rows["D4"]["failure_signals"] == ["incident", "hotfix"]
     assert rows["D3"]["incident_ids"] == ["INC-3"]
-    lead = json.loads(
-        dora(
-            "--warehouse",
-            str(warehouse),
-            "explain",
-            "lead_time",
-            "--group",
-            "checkout",
-            "--from",
-            "2026-03-02",
-            "--to",
-            "2026-03-15",
-            "--format",
-            "json",
-        ).stdout
-    )
+    lead = _explain(warehouse, "lead_time", "--group", "checkout")
     assert sorted(round(r["lead_time_hours"], 2) for r in lead) == [0.67, 2.0, 2.0, 27.0, 29.0, 72.0]
-    unattributed = json.loads(
-        dora(
-            "--warehouse",
-            str(warehouse),
-            "explain",
-            "unattributed_incidents",
-            "--from",
-            "2026-03-02",
-            "--to",
-            "2026-03-15",
-            "--format",
-            "json",
-        ).stdout
-    )
+    unattributed = _explain(warehouse, "unattributed_incidents")
     assert [r["incident_id"] for r in unattributed] == ["INC-4"]
 
 

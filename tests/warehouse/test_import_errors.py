@@ -1,4 +1,4 @@
-"""Every error BUNDLE.md lists: one clear line with file:line:column, exit code 2, nothing loaded."""
+"""Every error a bundle can have: one clear line with file:line:column, exit code 2, nothing loaded."""
 
 from __future__ import annotations
 

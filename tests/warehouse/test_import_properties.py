@@ -11,10 +11,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from doralytics.config import MetricsSettings
 from tests.support.cli import EXAMPLES
 from tests.support.warehouses import import_and_transform
 from warehouse import db, load, transform
+from warehouse.metric_settings import MetricsSettings
 from warehouse.metrics import Scope, compute
 from warehouse.transform import MARTS
 

@@ -1,4 +1,4 @@
-"""One scenario per rule of METRICS.md and per edge case, each computed by hand."""
+"""One scenario per rule of docs/metrics.md and per edge case, each computed by hand."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from tests.support.builder import Bundle, at, load_bundle, sha
 P = ("2026-03-01", "2026-03-31")
 
 
+def deploy_each(b: Bundle, *commits: str, day: int = 2) -> None:
+    """Deployments D1, D2, ... of the commits, one a day from `day` at midnight."""
+    for i, commit in enumerate(commits):
+        b.deploy(f"D{i + 1}", commit, at(day + i))
+
+
 def linear(b: Bundle, *names: str, day: int = 1) -> None:
     """A linear history c0 <- c1 <- ... authored on `day` at hours 0, 1, 2..."""
     parent = None
@@ -17,7 +23,7 @@ def linear(b: Bundle, *names: str, day: int = 1) -> None:
         parent = name
 
 
-# -- changes shipped, baselines ------------------------------------------------------------------------
+# Changes shipped, baselines
 
 
 def test_baseline_ships_nothing_and_the_next_ships_only_what_is_new(tmp_path):
@@ -59,9 +65,7 @@ def test_unknown_sha_deployment_counts_but_ships_nothing(tmp_path):
 def test_redeploy_of_the_same_sha_ships_nothing_and_is_no_rollback(tmp_path):
     b = Bundle()
     linear(b, "c0", "c1")
-    b.deploy("D1", "c0", at(5))
-    b.deploy("D2", "c1", at(6))
-    b.deploy("D3", "c1", at(7))
+    deploy_each(b, "c0", "c1", "c1", day=5)
     r = load_bundle(b, tmp_path)
     assert r.shipped() == {"D2": {sha("c1")}}
     d = r.deployments()
@@ -93,7 +97,7 @@ def test_history_start_ignores_earlier_deployments_entirely(tmp_path):
     assert (m["deployments"], m["baseline_deployments"], m["changes"]) == (2, 1, 1)
 
 
-# -- what a change is --------------------------------------------------------------------------------
+# What a change is
 
 
 def test_merge_commit_pr_counts_once_with_first_commit_start_and_stages(tmp_path):
@@ -228,15 +232,13 @@ def test_stage_with_a_missing_or_negative_end_is_null(tmp_path):
     assert (m["review_median_hours"], m["deploy_median_hours"]) == (16, 4)
 
 
-# -- change failure rate ------------------------------------------------------------------------------
+# Change failure rate
 
 
 def test_rollback_fails_the_deployment_and_is_unplanned(tmp_path):
     b = Bundle()
     linear(b, "c0", "c1", "c2")
-    b.deploy("D1", "c0", at(2))
-    b.deploy("D2", "c1", at(3))
-    b.deploy("D3", "c2", at(4))
+    deploy_each(b, "c0", "c1", "c2")
     b.deploy("R", "c1", at(4, 2))  # back to c1, deployed before D3
     r = load_bundle(b, tmp_path)
     d = r.deployments()
@@ -265,10 +267,7 @@ def test_revert_by_short_sha_in_a_later_deployment(tmp_path):
     b.commit(
         "rev", ("other",), when=at(1, 5), message=f'Revert "bad"\n\nThis reverts commit {sha("bad")[:8]}.'
     )
-    b.deploy("D1", "c0", at(2))
-    b.deploy("D2", "bad", at(3))
-    b.deploy("D3", "other", at(4))
-    b.deploy("D4", "rev", at(5))
+    deploy_each(b, "c0", "bad", "other", "rev")
     r = load_bundle(b, tmp_path)
     d = r.deployments()
     assert list(d["D2"]["failure_signals"]) == ["revert"] and d["D2"]["remediated_by"] == "D4"
@@ -281,9 +280,7 @@ def test_revert_of_a_commit_the_deployment_did_not_ship_fails_nothing_but_is_unp
     b = Bundle()
     linear(b, "c0", "c1")
     b.commit("rev", ("c1",), when=at(1, 5), message="This reverts commit 1234567abc.")
-    b.deploy("D1", "c0", at(2))
-    b.deploy("D2", "c1", at(3))
-    b.deploy("D3", "rev", at(4))
+    deploy_each(b, "c0", "c1", "rev")
     d = load_bundle(b, tmp_path).deployments()
     assert not d["D2"]["is_failed"] and d["D3"]["is_unplanned"]
 
@@ -314,9 +311,7 @@ def test_an_unmerged_pr_labelled_hotfix_does_nothing(tmp_path):
     b = Bundle()
     linear(b, "c0", "c1", "c2")
     b.pr(4, None, ("c2",), created=at(1), labels="hotfix")
-    b.deploy("D1", "c0", at(2))
-    b.deploy("D2", "c1", at(3))
-    b.deploy("D3", "c2", at(4))
+    deploy_each(b, "c0", "c1", "c2")
     d = load_bundle(b, tmp_path).deployments()
     assert not d["D2"]["is_failed"] and not d["D3"]["is_unplanned"]
 
@@ -325,22 +320,18 @@ def test_hotfix_title_is_a_setting(tmp_path):
     b = Bundle()
     linear(b, "c0", "c1")
     b.commit("fix", ("c1",), when=at(1, 5), message="URGENT: fix checkout")
-    b.deploy("D1", "c0", at(2))
-    b.deploy("D2", "c1", at(3))
-    b.deploy("D3", "fix", at(4))
+    deploy_each(b, "c0", "c1", "fix")
     d = load_bundle(b, tmp_path, hotfix_title="^URGENT").deployments()
     assert d["D2"]["is_failed"] and d["D3"]["is_unplanned"]
 
 
-# -- incident attribution and recovery ------------------------------------------------------------------
+# Incident attribution and recovery
 
 
 def incident_bundle() -> Bundle:
     b = Bundle()
     linear(b, "c0", "c1", "c2")
-    b.deploy("D1", "c0", at(2))
-    b.deploy("D2", "c1", at(3))
-    b.deploy("D3", "c2", at(4))
+    deploy_each(b, "c0", "c1", "c2")
     return b
 
 
@@ -430,7 +421,7 @@ def test_no_incident_fix_when_the_next_deployment_comes_after_resolution(tmp_pat
     assert not load_bundle(b, tmp_path).deployments()["D2"]["is_unplanned"]
 
 
-# -- production environments, periods, time --------------------------------------------------------------
+# Production environments, periods, time
 
 
 def test_environment_names_are_matched_case_insensitively_and_tiers_win(tmp_path):
@@ -486,15 +477,13 @@ def test_ties_in_finished_at_are_broken_by_deployment_id_as_text(tmp_path):
 def test_a_past_period_changes_when_later_data_arrives(tmp_path):
     b = Bundle()
     linear(b, "c0", "c1", "c2")
-    b.deploy("D1", "c0", at(2))
-    b.deploy("D2", "c1", at(3))
-    b.deploy("D3", "c2", at(4))
+    deploy_each(b, "c0", "c1", "c2")
     b.deploy("R", "c1", at(10))  # next week's rollback fails this week's D3
     r = load_bundle(b, tmp_path)
     assert r.metrics("2026-03-02", "2026-03-08")["svc"]["failed_deployments"] == 1
 
 
-# -- pooling and tiers -------------------------------------------------------------------------------------
+# Pooling and tiers
 
 
 def test_team_pools_rows_and_takes_medians_over_pooled_values(tmp_path):
@@ -521,7 +510,7 @@ def test_team_pools_rows_and_takes_medians_over_pooled_values(tmp_path):
 
 
 def test_tiers_and_their_thresholds_are_settings(tmp_path):
-    from doralytics.config import Tiers
+    from warehouse.metric_settings import Tiers
 
     b = Bundle()
     linear(b, "c0", "c1")

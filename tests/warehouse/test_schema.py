@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from tests.support.cli import EXAMPLES, dora
-from warehouse import db, schema
+from warehouse import db, load, schema
 
 
 def test_a_new_warehouse_has_the_layers_and_the_current_version(warehouse):
@@ -18,7 +18,7 @@ def test_a_new_warehouse_has_the_layers_and_the_current_version(warehouse):
         schemas = {
             r[0] for r in con.execute("select schema_name from information_schema.schemata").fetchall()
         }
-        assert {"raw", "core", "marts"} <= schemas
+        assert {"raw", "core", "marts", "walk_state"} <= schemas
         assert db.schema_version(con) == db.SCHEMA_VERSION
 
 
@@ -106,6 +106,10 @@ def test_the_migrations_build_each_core_table_as_declared(tmp_path, table):
         _migration_text(),
     )
     assert grain is not None and tuple(grain.group(1).split(", ")) == table.key
+
+
+def test_the_loader_knows_every_column_kind():
+    assert {c.kind for t in schema.TABLES for c in t.columns} <= set(load.KINDS)
 
 
 # The keys of the core tables the generated example fills, and of the marts.

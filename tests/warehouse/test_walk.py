@@ -3,10 +3,10 @@ changes under walked deployments is walked again, always giving what a walk from
 
 from __future__ import annotations
 
-from doralytics.config import MetricsSettings
 from tests.support.builder import Bundle, at, load_bundle, sha
 from tests.support.warehouses import import_and_transform
 from warehouse import db, transform
+from warehouse.metric_settings import MetricsSettings
 
 
 def reach(path) -> list[tuple]:

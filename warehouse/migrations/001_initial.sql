@@ -1,4 +1,4 @@
--- Version 1: the layers of DESIGN.md and the canonical tables of spec/BUNDLE.md.
+-- Version 1: the layers raw, core and marts, and the canonical tables (warehouse/schema.py).
 -- Timestamps are TIMESTAMP holding UTC (converted on load); keys are enforced by the loaders and tested,
 -- not by indexes, so that bulk upserts stay a hash join. `_load_id` says which load wrote a core row:
 -- `dora transform` works on what changed since the load it last saw.

@@ -9,6 +9,6 @@ select
     case when s = getvariable('n_services') - 1 and s > 0 then null
          else 'team-' || (hash(getvariable('seed'), 'team', s) % getvariable('n_teams')) end as team,
     case when u('rare', s) < 0.1 then 0.03 else 0.5 + u('weight', s) end as deploy_weight,
-    -- a few services name their environment `prod` with no tier: the regex path of METRICS.md
+    -- a few services name their environment `prod` with no tier: the regex path of docs/metrics.md
     u('envname', s) < 0.1 as uses_prod_name
 from range(getvariable('n_services')) t(s)

@@ -1,6 +1,6 @@
 -- grain: one row per pull request. Stages are drawn backwards from the merge (merge <- review <- opened <-
 -- first commit) so first_commit <= created <= first_review <= merged holds, except for the deliberate
--- noise METRICS.md has rules for: rewritten history (first commit after opening), no review, no
+-- noise docs/metrics.md has rules for: rewritten history (first commit after opening), no review, no
 -- first_commit_at.
 create or replace temp table g_prs as
 with base as (

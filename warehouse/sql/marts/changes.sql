@@ -93,7 +93,7 @@ final as (
 
 select
     *,
-    -- a stage with an end missing or negative is null (METRICS.md 2, PR stages)
+    -- a stage with an end missing or negative is null (docs/metrics.md 2, PR stages)
     case when pr_number is not null and created_at >= first_commit_at
         then epoch(created_at - first_commit_at) / 3600.0 end as coding_hours,
     case when pr_number is not null and first_review_at >= created_at

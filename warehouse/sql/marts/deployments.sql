@@ -1,5 +1,5 @@
 -- grain: one row per successful production deployment, with what it shipped, whether it failed and
--- by which signals (METRICS.md 3), its recovery (4) and whether it was unplanned (5).
+-- by which signals (docs/metrics.md 3), its recovery (4) and whether it was unplanned (5).
 with deployments as (
     select * from marts.prod_deployments
 ),
@@ -88,19 +88,14 @@ signals as (
         coalesce(i.incidents, 0) > 0 as has_incident,
         rv.reverted_by is not null as is_reverted,
         f.deployment_id is not null as is_incident_fix,
-        -- the earliest deployment that made this one failed, for recovery without incidents
+        -- the earliest deployment that made this one failed, for recovery without incidents: the next
+        -- one (a rollback or a hotfix) unless a revert came first
         case
             when (w.is_rolled_back or w.is_hotfixed)
                 and (rv.reverted_at is null or w.next_finished_at <= rv.reverted_at)
-                then w.next_finished_at
-            else rv.reverted_at
-        end as remediated_at,
-        case
-            when (w.is_rolled_back or w.is_hotfixed)
-                and (rv.reverted_at is null or w.next_finished_at <= rv.reverted_at)
-                then w.next_deployment_id
-            else rv.reverted_by
-        end as remediated_by,
+                then {'remediated_at': w.next_finished_at, 'remediated_by': w.next_deployment_id}
+            else {'remediated_at': rv.reverted_at, 'remediated_by': rv.reverted_by}
+        end as remediation,
         i.open_incidents, i.last_resolved_at
     from with_next as w
     left join incidents as i using (deployment_id)
@@ -119,10 +114,10 @@ final as (
              case when is_reverted then 'revert' end, case when is_hotfixed then 'hotfix' end],
             lambda s: s is not null
         ) as failure_signals,
-        incident_ids, remediated_by,
+        incident_ids, remediation.remediated_by,
         case
             when has_incident then (case when open_incidents = 0 then last_resolved_at end)
-            when is_rolled_back or is_reverted or is_hotfixed then remediated_at
+            when is_rolled_back or is_reverted or is_hotfixed then remediation.remediated_at
         end as recovered_at,
         has_incident and open_incidents > 0 as is_unrecovered,
         is_rollback, ships_revert, ships_hotfix, is_incident_fix,

@@ -1,4 +1,4 @@
--- grain: one row per incident: the deployment it is attributed to (METRICS.md 3), by which rule,
+-- grain: one row per incident: the deployment it is attributed to (docs/metrics.md 3), by which rule,
 -- and the deployment that was its fix (rework rule 3).
 with incidents as (
     select i.*, coalesce(s.team, 'unassigned') as team

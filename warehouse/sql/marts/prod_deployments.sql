@@ -1,6 +1,6 @@
 -- grain: one row per successful production deployment (those before history_start ignored entirely)
 -- env_seq orders a service's deployments to one environment, service_seq across all its production
--- environments: by finished_at, ties broken by deployment_id as text (METRICS.md "Order").
+-- environments: by finished_at, ties broken by deployment_id as text (docs/metrics.md, "Order").
 with services as (
     select service, repo, coalesce(team, 'unassigned') as team from core.services
 ),

@@ -1,26 +1,18 @@
--- grain: one row per (group of _scope, bucket): a bucket is the ISO week (Monday) or the day holding
--- the rows, clipped to the period [period_start, period_end); buckets without data are present with zero
--- counts and null medians and rates. Rows are assigned to buckets like metrics.sql assigns them to periods.
+-- grain: one row per (group of _scope, bucket): the deployment and change metrics of each bucket (see
+-- bucket_of in period.sql), clipped to the period; buckets without data are present with zero counts and
+-- null medians and rates. `dora metrics` is this with one bucket, the period (metrics.sql); a trend is
+-- this per ISO week or day.
+-- reads temp: _scope, _period_deployments, _period_changes
 with groups as (
     select distinct grp from _scope
 ),
 
 buckets as (
-    select
-        cast(date_trunc(getvariable('trend_grain'), day) as date) as bucket_start,
-        count(*) as days
+    select bucket_of(day) as bucket_start, count(*) as days
     from generate_series(
         cast(getvariable('period_start') as date), cast(getvariable('period_end') as date) - 1, interval 1 day
     ) as t(day)
     group by all
-),
-
-deployments as (
-    select s.grp, cast(date_trunc(getvariable('trend_grain'), d.finished_at) as date) as bucket_start, d.*
-    from marts.deployments as d
-    join _scope as s using (service)
-    where d.finished_at >= getvariable('period_start') and d.finished_at < getvariable('period_end')
-      and (getvariable('environments') is null or list_contains(getvariable('environments'), d.environment))
 ),
 
 deployment_stats as (
@@ -29,36 +21,30 @@ deployment_stats as (
         bucket_start,
         count(*) as deployments,
         count(distinct cast(finished_at as date)) as deployment_days,
+        count(*) filter (where is_baseline) as baseline_deployments,
+        count(*) filter (where is_unknown_sha) as unknown_sha_deployments,
         count(*) filter (where is_failed) as failed_deployments,
         quantile_cont(recovery_hours, 0.5) filter (where is_failed and not is_unrecovered)
             as recovery_time_median_hours,
         count(*) filter (where is_failed and is_unrecovered) as unrecovered_failures,
         count(*) filter (where is_unplanned) as unplanned_deployments
-    from deployments
+    from _period_deployments
     group by all
-),
-
-changes as (
-    select s.grp, cast(date_trunc(getvariable('trend_grain'), c.finished_at) as date) as bucket_start, c.*
-    from marts.changes as c
-    join _scope as s using (service)
-    where c.finished_at >= getvariable('period_start') and c.finished_at < getvariable('period_end')
-      and (getvariable('environments') is null or list_contains(getvariable('environments'), c.environment))
-      and not c.is_excluded
 ),
 
 change_stats as (
     select
         grp,
         bucket_start,
-        count(*) as changes,
-        quantile_cont(lead_time_hours, 0.5) as lead_time_median_hours,
-        quantile_cont(lead_time_hours, 0.9) as lead_time_p90_hours,
-        quantile_cont(coding_hours, 0.5) as coding_median_hours,
-        quantile_cont(pickup_hours, 0.5) as pickup_median_hours,
-        quantile_cont(review_hours, 0.5) as review_median_hours,
-        quantile_cont(deploy_hours, 0.5) as deploy_median_hours
-    from changes
+        count(*) filter (where not is_excluded) as changes,
+        count(*) filter (where is_excluded) as lead_time_excluded,
+        quantile_cont(lead_time_hours, 0.5) filter (where not is_excluded) as lead_time_median_hours,
+        quantile_cont(lead_time_hours, 0.9) filter (where not is_excluded) as lead_time_p90_hours,
+        quantile_cont(coding_hours, 0.5) filter (where not is_excluded) as coding_median_hours,
+        quantile_cont(pickup_hours, 0.5) filter (where not is_excluded) as pickup_median_hours,
+        quantile_cont(review_hours, 0.5) filter (where not is_excluded) as review_median_hours,
+        quantile_cont(deploy_hours, 0.5) filter (where not is_excluded) as deploy_median_hours
+    from _period_changes
     group by all
 )
 
@@ -69,9 +55,12 @@ select
     coalesce(d.deployments, 0) as deployments,
     coalesce(d.deployments, 0) / b.days as deploys_per_day,
     coalesce(d.deployment_days, 0) as deployment_days,
+    coalesce(d.baseline_deployments, 0) as baseline_deployments,
+    coalesce(d.unknown_sha_deployments, 0) as unknown_sha_deployments,
     coalesce(c.changes, 0) as changes,
     c.lead_time_median_hours,
     c.lead_time_p90_hours,
+    coalesce(c.lead_time_excluded, 0) as lead_time_excluded,
     c.coding_median_hours,
     c.pickup_median_hours,
     c.review_median_hours,
