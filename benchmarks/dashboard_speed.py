@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tests.support import browser
+from tests.support.cli import dora
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -47,17 +47,9 @@ RUNS = 3
 TARGETS = {"demo": 1.0, "scale": 3.0}
 
 
-def dora(warehouse: Path, *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "doralytics", "--warehouse", str(warehouse), *args],
-        check=True,
-        capture_output=True,
-    )
-
-
 def build_demo(folder: Path) -> Path:
     path = folder / "demo.duckdb"
-    dora(path, "demo", "--seed", "7", "--end", "2026-06-30")
+    dora("--warehouse", str(path), "demo", "--seed", "7", "--end", "2026-06-30")
     return path
 
 
@@ -66,7 +58,7 @@ def build_scale(folder: Path, scale: float) -> Path:
 
     path = folder / "bench.duckdb"
     generate(path, scale=scale)
-    dora(path, "transform")
+    dora("--warehouse", str(path), "transform")
     return path
 
 

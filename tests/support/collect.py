@@ -27,19 +27,12 @@ from tests.support.fake_pagerduty import FakePagerDuty
 from warehouse import db
 from warehouse.metric_settings import MetricsSettings
 from warehouse.metrics import Scope, compute
+from warehouse.schema import TABLES
 from warehouse.sync import WarehouseSink
 from warehouse.transform import run as transform
 
 TOKEN = "test-token"
-CORE_TABLES = (
-    "services",
-    "commits",
-    "pull_requests",
-    "pull_request_commits",
-    "deployments",
-    "pipeline_runs",
-    "incidents",
-)
+CORE_TABLES = tuple(table.name for table in TABLES)
 GITLAB_PROJECT = "acme/platform/checkout"
 PAGERDUTY_SINCE = dt.date(2026, 3, 1)
 PAGERDUTY_MAPPING = [
