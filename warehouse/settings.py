@@ -130,15 +130,13 @@ def most(limit: float, message: str) -> AfterValidator:
 class Section(BaseModel):
     """A dora.toml table: unknown keys are errors, values are checked, the result is immutable."""
 
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", populate_by_name=True, arbitrary_types_allowed=True
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
     # Said after the list of known keys, e.g. where a secret comes from instead.
     unknown_hint: ClassVar[str] = ""
 
     def replaced(self, **changes: Any) -> Self:
         """A copy with `changes` applied and validated like the file's values (command-line options)."""
-        return self.model_validate({**self.model_dump(), **changes})
+        return self.model_validate({**self.model_dump(by_alias=True), **changes})
 
     @model_validator(mode="before")
     @classmethod
@@ -149,7 +147,7 @@ class Section(BaseModel):
             raise PydanticCustomError("table_type", "expected a table, got {got}", {"got": _type_name(data)})
         known = [field.alias or name for name, field in cls.model_fields.items()]
         for key in data:
-            if key not in known and key not in cls.model_fields:
+            if key not in known:
                 hint = f"; {cls.unknown_hint}" if cls.unknown_hint else ""
                 raise PydanticCustomError(
                     "unknown_key",

@@ -86,6 +86,8 @@ elite = 0.02
         ),
         ('[warehouse]\nfile = "x"\n', "warehouse.file: unknown key"),
         ("[metricz]\n", "metricz: unknown section"),
+        # a key TOML spells differently from Python (`from`) is known by its TOML name only
+        ('[smtp]\nsender = "a@b"\n', "smtp.sender: unknown key"),
         ("[metrics\n", "dora.toml"),
     ],
 )
