@@ -70,6 +70,7 @@ def _declare(table: schema.Table) -> sa.Table:
 CORE: dict[str, sa.Table] = {t.name: _declare(t) for t in schema.TABLES}
 core_services = CORE["services"]
 core_commits = CORE["commits"]
+core_commit_files = CORE["commit_files"]
 core_pull_requests = CORE["pull_requests"]
 core_pull_request_commits = CORE["pull_request_commits"]
 core_deployments = CORE["deployments"]

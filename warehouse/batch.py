@@ -27,6 +27,19 @@ class Quarantined:
     payload: Any
 
 
+@dataclass(frozen=True)
+class Complete:
+    """The complete set of keys of `table` among its rows whose columns equal `match` (and whose first key
+    column starts with `key_prefix`, when given): the sink deletes the other rows of that set, in the
+    batch's transaction, and counts them in `rows_removed`. How a collector reconciles a selection that
+    shrank (tags no longer selected, releases deleted)."""
+
+    table: str
+    match: dict[str, Any]
+    keys: list[tuple[Any, ...]]
+    key_prefix: str | None = None
+
+
 @dataclass
 class Batch:
     """Everything one page produced; written atomically so that a kill at any point resumes cleanly."""
@@ -37,6 +50,7 @@ class Batch:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # core table -> rows
     cursor: dict[str, Any] | None = None  # the new cursor of (scope, entity); None leaves it as it is
     quarantined: list[Quarantined] = field(default_factory=list)
+    complete: list[Complete] = field(default_factory=list)  # applied after the rows are written
 
     def add_raw(self, entity: str, records: Iterable[Record]) -> None:
         self.raw.setdefault(entity, []).extend(records)

@@ -15,7 +15,15 @@ import duckdb
 
 from warehouse.bundle import BundleError, physical_line, present_files, read_header
 from warehouse.db import one, read_sql, scalar
-from warehouse.schema import DEPLOYMENT_STATUSES, RUN_STATUSES, TABLE_BY_NAME, TABLES, Column, Table
+from warehouse.schema import (
+    DEPLOYMENT_STATUSES,
+    LIST_KINDS,
+    RUN_STATUSES,
+    TABLE_BY_NAME,
+    TABLES,
+    Column,
+    Table,
+)
 
 
 def _q(name: str) -> str:
@@ -25,7 +33,8 @@ def _q(name: str) -> str:
 def _typed(column: Column, header: list[str] | None = None) -> str:
     """The expression turning a staged text cell into its core type, named after the column."""
     if header is not None and column.name not in header:
-        return f"null::varchar as {_q(column.name)}"
+        absent = "[]::varchar[]" if column.kind in LIST_KINDS else "null::varchar"
+        return f"{absent} as {_q(column.name)}"
     return f"{_expr(column)} as {_q(column.name)}"
 
 
@@ -209,6 +218,8 @@ _NORMALISE = {
     "lower": "lower(trim({x}))",
     "sha": "lower(trim({x}))",
     "shas": "list_transform({x}, lambda s: lower(s))",
+    # a frame without the list (all missing: pandas types it as a float column) holds empty lists
+    "labels": "coalesce(try_cast({x} as varchar[]), []::varchar[])",
     "status": "lower({x})",
     "run_status": "lower({x})",
 }

@@ -56,7 +56,11 @@ class Table:
 C = Column
 # Load order matters: services first, so the other files can name the bundle's own services.
 TABLES: tuple[Table, ...] = (
-    Table("services", ("service",), (C("service"), C("repo"), C("team"))),
+    Table(
+        "services",
+        ("service",),
+        (C("service"), C("repo"), C("team"), C("paths", "labels", optional_in_file=True)),
+    ),
     Table(
         "commits",
         ("repo", "sha"),
@@ -70,6 +74,7 @@ TABLES: tuple[Table, ...] = (
             C("message", "raw"),
         ),
     ),
+    Table("commit_files", ("repo", "sha", "path"), (C("repo"), C("sha", "sha"), C("path", "raw"))),
     Table(
         "pull_requests",
         ("repo", "number"),

@@ -25,9 +25,9 @@ import duckdb
 import pyarrow as pa
 
 from warehouse import db
-from warehouse.batch import Batch, CommitInfo, Quarantined, Record
+from warehouse.batch import Batch, CommitInfo, Complete, Quarantined, Record
 from warehouse.load import record_run, upsert
-from warehouse.schema import TABLES, Column, Table
+from warehouse.schema import TABLE_BY_NAME, TABLES, Column, Table
 
 ENTITY = re.compile(r"^[a-z][a-z0-9_]*$")
 ARROW = {
@@ -50,6 +50,7 @@ NORMALISE = {
     "status": _lower,
     "run_status": _lower,
     "shas": lambda shas: [s.lower() for s in shas] if shas is not None else None,
+    "labels": lambda labels: labels if labels is not None else [],
 }
 
 
@@ -87,6 +88,7 @@ class WarehouseSink:
         self.path, self.source = path, source
         self.idle_seconds, self.hold_seconds = idle_seconds, hold_seconds
         self.rows_written = 0
+        self.rows_removed = 0  # by Batch.complete
         self._lock = threading.RLock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._created: set[str] = set()  # raw tables known to exist
@@ -173,6 +175,8 @@ class WarehouseSink:
                     rows = batch.rows.get(table.name)
                     if rows:
                         self._canonical(con, table, rows)
+                for complete in batch.complete:
+                    self.rows_removed += self._complete(con, complete)
                 if batch.quarantined:
                     self._quarantine(con, batch.scope, batch.quarantined)
                 if batch.cursor is not None:
@@ -219,6 +223,35 @@ class WarehouseSink:
             upsert(con, table.name, "_rows_batch")
         finally:
             con.unregister("_rows_batch")
+
+    def _complete(self, con: duckdb.DuckDBPyConnection, complete: Complete) -> int:
+        table = TABLE_BY_NAME[complete.table]
+        unknown = [c for c in complete.match if c not in {col.name for col in table.columns}]
+        if unknown:
+            raise ValueError(f"core.{table.name} has no column {unknown[0]!r}")
+        keys = pa.table(
+            {
+                k: pa.array([key[i] for key in complete.keys], ARROW.get(table.column(k).kind, pa.string()))
+                for i, k in enumerate(table.key)
+            }
+        )
+        where = [f'"{c}" is not distinct from ?' for c in complete.match]
+        params = list(complete.match.values())
+        if complete.key_prefix is not None:
+            where.append(f'starts_with("{table.key[0]}", ?)')
+            params.append(complete.key_prefix)
+        same = " and ".join(f'k."{k}" = t."{k}"' for k in table.key)
+        con.register("_complete_keys", keys)
+        try:
+            return int(
+                con.execute(
+                    f"delete from core.{table.name} as t where {' and '.join(where) or 'true'}"
+                    f" and not exists (select 1 from _complete_keys as k where {same})",
+                    params,
+                ).fetchall()[0][0]
+            )
+        finally:
+            con.unregister("_complete_keys")
 
     def _quarantine(self, con: duckdb.DuckDBPyConnection, scope: str, items: list[Quarantined]) -> None:
         table = f"raw.{self.source}__quarantine"

@@ -17,7 +17,8 @@ def small_warehouse(path: Path, commit_message: str | None = None) -> Path:
     with two parents and no committed_at."""
     with db.write(path) as con:
         con.execute(
-            "insert into core.services values ('checkout', 'acme/shop', 'payments', 1),"
+            "insert into core.services (service, repo, team, _load_id)"
+            " values ('checkout', 'acme/shop', 'payments', 1),"
             " ('search', null, null, 1)"
         )
         if commit_message is not None:

@@ -17,6 +17,7 @@ def warehouse(tmp_path: Path) -> Path:
 CORE_TABLES = [
     analyst.core_services,
     analyst.core_commits,
+    analyst.core_commit_files,
     analyst.core_pull_requests,
     analyst.core_pull_request_commits,
     analyst.core_deployments,
@@ -82,7 +83,7 @@ def test_engine_holds_no_connection_between_uses(warehouse: Path) -> None:
     engine = analyst.engine(warehouse)
     pd.read_sql(sa.select(analyst.core_services), engine)
     with db.write(warehouse) as con:
-        con.execute("insert into core.services values ('billing', null, null, 1)")
+        con.execute("insert into core.services (service, _load_id) values ('billing', 1)")
     assert len(pd.read_sql(sa.select(analyst.core_services), engine)) == 3
 
 
@@ -92,7 +93,9 @@ def test_missing_warehouse(tmp_path: Path) -> None:
 
 
 def test_every_core_table_is_declared() -> None:
-    names = "services commits pull_requests pull_request_commits deployments pipeline_runs incidents"
+    names = (
+        "services commits commit_files pull_requests pull_request_commits deployments pipeline_runs incidents"
+    )
     assert {t.name for t in CORE_TABLES} == set(names.split()) == {t.name for t in schema.TABLES}
     assert set(analyst.metadata.tables) == {f"core.{t.name}" for t in CORE_TABLES}
 

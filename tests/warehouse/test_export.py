@@ -29,9 +29,9 @@ def test_exports_a_qualified_table_with_header(warehouse: Path, tmp_path: Path) 
     out = tmp_path / "out" / "services.csv"
     assert export.export_csv(warehouse, "core.services", out) == 2
     assert _read(out) == [
-        ["service", "repo", "team", "_load_id"],
-        ["checkout", "acme/shop", "payments", "1"],
-        ["search", "", "", "1"],
+        ["service", "repo", "team", "paths", "_load_id"],
+        ["checkout", "acme/shop", "payments", "[]", "1"],
+        ["search", "", "", "[]", "1"],
     ]
 
 

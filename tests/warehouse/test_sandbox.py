@@ -63,7 +63,7 @@ def test_max_rows_stops_early_and_says_so(warehouse: Path) -> None:
     df = sandbox.run_query(warehouse, "select * from core.services", max_rows=2)
     assert len(df) == 2 and df.attrs["truncated"] is False
     df = sandbox.run_query(warehouse, "select * from core.services where false", max_rows=10)
-    assert list(df.columns) == ["service", "repo", "team", "_load_id"] and df.empty
+    assert list(df.columns) == ["service", "repo", "team", "paths", "_load_id"] and df.empty
 
 
 @pytest.mark.parametrize(
@@ -189,6 +189,7 @@ def test_schema_listing(warehouse: Path) -> None:
         ["service", "VARCHAR"],
         ["repo", "VARCHAR"],
         ["team", "VARCHAR"],
+        ["paths", "VARCHAR[]"],
         ["_load_id", "BIGINT"],
     ]
     commits = listing[(listing["schema"] == "core") & (listing["table"] == "commits")]
