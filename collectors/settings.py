@@ -5,14 +5,52 @@ the section are every item's defaults. The command line may name the items inste
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any, TypeVar
 
 from warehouse import settings
 from warehouse.settings import ConfigError, Section, overridden
 
 S = TypeVar("S", bound=Section)
+
+
+@dataclass(frozen=True)
+class TagSelection:
+    """Which tags (or releases) are deployments: a name is selected when it matches at least one include
+    glob and no exclude glob. Globs are fnmatch-style and case-sensitive: `*` any run of characters (`/`
+    included), `?` one character, `[..]` one of a set."""
+
+    includes: tuple[str, ...]
+    excludes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls, includes: str | Iterable[str] | None, excludes: str | Iterable[str] | None = None
+    ) -> TagSelection:
+        """From a glob or a list of globs (dora.toml accepts either); None is no glob."""
+
+        def globs(value: str | Iterable[str] | None) -> tuple[str, ...]:
+            if value is None:
+                return ()
+            return (value,) if isinstance(value, str) else tuple(value)
+
+        return cls(globs(includes), globs(excludes))
+
+    def __bool__(self) -> bool:
+        return bool(self.includes)
+
+    def matches(self, name: str) -> bool:
+        return any(fnmatchcase(name, glob) for glob in self.includes) and not any(
+            fnmatchcase(name, glob) for glob in self.excludes
+        )
+
+    def describe(self) -> str:
+        """How the selection reads on a command line: --deploy-tags 'v*' --exclude-tags '*rc*'."""
+        parts = [f"--deploy-tags '{glob}'" for glob in self.includes]
+        parts += [f"--exclude-tags '{glob}'" for glob in self.excludes]
+        return " ".join(parts) or "no --deploy-tags"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import filters, queries, ui
+from dashboard import auth, filters, queries, ui
 from dashboard import format as fmt
 from warehouse.db import WarehouseError
 from warehouse.metric_settings import Tiers
@@ -28,6 +28,7 @@ def page(name: str, title: str, icon: str, default: bool = False) -> st.Page:
 
 
 def main() -> None:
+    access = auth.gate()  # before anything is read: a visitor not let in sees the sign-in only
     path = queries.warehouse_path()
     try:
         version = queries.version(path)
@@ -56,13 +57,14 @@ def main() -> None:
         "rework_rate": page("rework_rate", "Rework rate", ":material/replay:"),
         "ci_health": page("ci_health", "CI health", ":material/build:"),
         "data_quality": page("data_quality", "Data quality", ":material/fact_check:"),
-        "sql": page("sql", "SQL", ":material/terminal:"),
     }
+    if access.sql:  # the SQL page is not even in the navigation of someone not in sql_users
+        pages["sql"] = page("sql", "SQL", ":material/terminal:")
     navigation = st.navigation(
         {
             "Summary": [pages["overview"], pages["comparison"]],
             "The five metrics": [pages[k] for k in fmt.METRIC_TITLES],
-            "Data": [pages["ci_health"], pages["data_quality"], pages["sql"]],
+            "Data": [pages[k] for k in ("ci_health", "data_quality", "sql") if k in pages],
         }
     )
     chosen = filters.sidebar(catalog)
@@ -76,17 +78,13 @@ def main() -> None:
             "never transformed" if version == "never" else f"data as of {version[:16].replace('T', ' ')} UTC"
         )
         st.caption(f"Warehouse `{Path(path).name}` · {note}")
-        if version.busy:
-            st.caption(":material/sync: A sync is writing the warehouse; the new data shows when it is done.")
+        if version.stale:
+            st.warning(f"These metrics are out of date: {version.stale}.", icon=":material/sync_problem:")
     try:
         navigation.run()
     except WarehouseError as exc:
-        # A writer held the file longer than a reader waits (a long transform): say so, not a stack trace.
-        st.warning(
-            "The warehouse is busy: a sync or import is writing it. This page shows again once it is done "
-            f"(reload in a moment). Details: {exc}",
-            icon=":material/hourglass_top:",
-        )
+        # A missing or too-new warehouse file: say so, not a stack trace (a writer never blocks a reader).
+        st.warning(f"The warehouse cannot be read: {exc}", icon=":material/error:")
 
 
 main()

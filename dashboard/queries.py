@@ -2,19 +2,17 @@
 
 Each cached function takes the warehouse path and its `version` (the last transform time) as arguments, so
 a new sync or import changes the key and shows up without a restart. Connections are short-lived and
-read-only (warehouse.db.read retries while a writer holds the lock). While a writer holds the file, the
-version of the last successful read is used, so every view already seen keeps rendering from the cache
-instead of waiting; once the writer is done the new version is read and everything recomputes.
+read-only, to the last published state of the warehouse: a writer works on a private copy that replaces
+the file in one rename when it is done (warehouse/publish.py), so a page never waits for a sync; once it is
+published the new version is read and everything recomputes.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
@@ -23,9 +21,6 @@ from warehouse import db, metrics
 from warehouse.metrics import Scope
 
 CACHE_ENTRIES = 256
-# The last version read per warehouse path: what a reader falls back on while a writer holds the file.
-_known: dict[str, str] = {}
-_known_lock = threading.Lock()
 
 
 def warehouse_path() -> str:
@@ -43,54 +38,37 @@ def settings() -> config_mod.Config:
     return _settings(os.environ.get("DORA_CONFIG"))
 
 
-def _stamp(path: str) -> tuple[tuple[int, int] | None, ...]:
-    """Changes whenever a writer has touched the file (its WAL included)."""
-    stamp: list[tuple[int, int] | None] = []
-    for name in (path, path + ".wal"):
-        try:
-            info = os.stat(name)
-            stamp.append((info.st_mtime_ns, info.st_size))
-        except FileNotFoundError:
-            stamp.append(None)
-    return tuple(stamp)
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    """Changes whenever a writer publishes: every publish is a new file renamed onto the path."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _version_at(path: str, stamp: tuple) -> str:
-    # Only the one connection attempt: a lock means a writer is busy, handled by version().
-    con = duckdb.connect(path, read_only=True)
-    try:
-        return db.get_meta(con, "last_transform_at") or "never"
-    finally:
-        con.close()
+def _version_at(path: str, stamp: tuple | None) -> tuple[str, str | None]:
+    # The published file is never held by a writer: this read is never blocked.
+    with db.read(path) as con:
+        return db.get_meta(con, "last_transform_at") or "never", db.stale(con)
 
 
 class Version(str):
-    """The warehouse version, and whether a writer was busy when it was asked (then it is the last seen)."""
+    """The warehouse version (its last transform time). `busy` is kept for the pages that still ask: a
+    writer never blocks a reader now. `stale` says why the marts lag the core tables, with the fix."""
 
     busy: bool = False
+    stale: str | None = None
 
 
 def version(path: str) -> Version:
     if not os.path.exists(path):
         with db.read(path):  # creates an empty, current warehouse: the first-run page explains what next
             pass
-    try:
-        found = Version(_version_at(path, _stamp(path)))
-    except duckdb.IOException as exc:
-        if "lock" not in str(exc).lower():
-            raise
-        with _known_lock:
-            last = _known.get(path)
-        if last is None:
-            # Nothing seen yet: wait for the writer like any reader does.
-            with db.read(path) as con:
-                last = db.get_meta(con, "last_transform_at") or "never"
-        found = Version(last)
-        found.busy = True
-        return found
-    with _known_lock:
-        _known[path] = str(found)
+    stamp, lag = _version_at(path, _stamp(path))
+    found = Version(stamp)
+    found.stale = lag
     return found
 
 

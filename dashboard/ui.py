@@ -216,12 +216,26 @@ def tile_parts(metric: str, g: dict) -> tuple[str, str]:
 
 
 LOWER_IS_BETTER = {"lead_time", "change_failure_rate", "recovery_time", "rework_rate"}
+# Streamlit draws a metric's value at 2.25rem on one line and cuts what does not fit ("8.3 per ..." in
+# five tiles at a 1440 px window): the value shrinks with the window instead, and wraps rather than
+# being cut when even that is too wide (tests/dashboard/test_dashboard_e2e.py measures it).
+TILE_CSS = (
+    '[data-testid="stMetricValue"]{font-size:clamp(1.25rem,1.75vw,2.25rem)}'
+    '[data-testid="stMetricValue"],[data-testid="stMetricValue"] *{white-space:normal!important;'
+    "overflow-wrap:break-word;text-overflow:clip!important}"
+)
+
+
+def fit_metric_values() -> None:
+    """Apply TILE_CSS to the page (a style-only st.html takes no room)."""
+    st.html(f"<style>{TILE_CSS}</style>")
 
 
 def tile(metric: str, g: dict, before: dict | None, ctx: Context) -> None:
     value, rests = tile_parts(metric, g)
     delta = _delta(metric, g, before)
     unchanged = delta is not None and re.match(r"^[+-]0(\.0)?( |$)", delta) is not None
+    fit_metric_values()
     with st.container(border=True):
         st.metric(
             fmt.METRIC_TITLES[metric],

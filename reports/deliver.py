@@ -46,8 +46,10 @@ def with_retries(
     delay: float,
     classify: Callable[[Exception], bool],
     sleep: Callable[[float], None] = time.sleep,
+    redact: Callable[[str], str] = str,
 ) -> Outcome:
-    """Run `action` up to `attempts` times, waiting delay, 2*delay, ... between tries of retriable errors."""
+    """Run `action` up to `attempts` times, waiting delay, 2*delay, ... between tries of retriable errors.
+    `redact` takes the secrets out of an error's text before it is logged or reported."""
     error = None
     for attempt in range(1, attempts + 1):
         try:
@@ -55,7 +57,7 @@ def with_retries(
             log.info("delivered: %s (attempt %d)", target, attempt)
             return Outcome(target, True, attempt)
         except Exception as exc:  # classified below: nothing escapes unreported
-            error = f"{type(exc).__name__}: {exc}"
+            error = redact(f"{type(exc).__name__}: {exc}")
             retriable = classify(exc)
             log.warning("%s: attempt %d of %d failed: %s", target, attempt, attempts, error)
             if not retriable:
@@ -156,6 +158,66 @@ def http_retriable(exc: Exception) -> bool:
     return isinstance(exc, OSError)
 
 
+WEBHOOK_SCHEMES = ("http", "https")
+
+
+def webhook_host(url: str) -> str:
+    """What may be shown of a webhook URL: its host (and port). The rest is a credential for most chat
+    tools (anyone holding the URL can post), and a user:password in it certainly is."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:  # a port that is not a number, say
+        return "(an unreadable URL)"
+    return f"{host}:{port}" if port else host or "(no host)"
+
+
+def _secrets_of(url: str) -> list[str]:
+    found = [url]
+    # user:password before the host, read by hand: the URL may be one urllib cannot parse
+    userinfo = re.match(r"^[^:/?#]*://([^/?#]*)@", url)
+    if userinfo:
+        found += [userinfo[1], *userinfo[1].split(":", 1)]
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return [s for s in found if len(s) > 1]
+    return [s for s in [*found, parts.netloc, parts.path, parts.query] if len(s) > 1]
+
+
+def redactor(url: str) -> Callable[[str], str]:
+    """A function that replaces the URL's secret parts (user:password, path, query) in a text by ***."""
+    secrets = sorted(set(_secrets_of(url)), key=len, reverse=True)
+
+    def redact(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "***")
+            quoted = urllib.parse.quote(secret, safe="")
+            if quoted != secret:
+                text = text.replace(quoted, "***")
+        return text
+
+    return redact
+
+
+def webhook_problem(url: str) -> str | None:
+    """Why `url` is no webhook this delivers to (only http:// and https:// ones with a host), or None."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError as exc:  # an unclosed [ of an IPv6 address, say
+        return f"not a URL urllib can read: {exc}"
+    try:
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:
+        return "not a URL: its port is not a number"
+    if parts.scheme.lower() not in WEBHOOK_SCHEMES:
+        scheme = f"{parts.scheme}:" if parts.scheme else "no scheme"
+        return f"only http:// and https:// webhook URLs are delivered to, got {scheme}"
+    if not parts.hostname:
+        return "the URL has no host"
+    return None
+
+
 def post_webhook(
     url: str,
     payload: dict,
@@ -167,16 +229,37 @@ def post_webhook(
 ) -> Outcome:
     body = json.dumps(payload).encode()
     # the URL is a secret for most chat tools (anyone holding it can post): log only its host
-    target = f"webhook {urllib.parse.urlsplit(url).netloc}"
+    target = f"webhook {webhook_host(url)}"
+    redact = redactor(url)
+    problem = webhook_problem(url)
+    if problem is not None:  # file:///etc/hostname is no chat tool: never opened
+        log.warning("%s: not delivered: %s", target, problem)
+        return Outcome(target, False, 0, redact(problem))
+    parts = urllib.parse.urlsplit(url)
+    headers = {"Content-Type": "application/json", "User-Agent": "doralytics"}
+    if parts.username is not None or parts.password is not None:
+        # user:password@ in the URL is HTTP Basic authentication, sent as a header (urllib would read it
+        # as part of the host); the URL that is opened carries no credentials
+        user, password = (urllib.parse.unquote(p or "") for p in (parts.username, parts.password))
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        netloc = parts.netloc.rpartition("@")[2]
+        url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
     def post() -> None:
-        request = urllib.request.Request(
-            url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": "doralytics"},
-        )
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+        with _OPENER.open(request, timeout=timeout) as response:
             response.read()
 
-    return with_retries(post, target, attempts, delay, http_retriable, sleep)
+    return with_retries(post, target, attempts, delay, http_retriable, sleep, redact)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A webhook answers; it does not send the message on elsewhere (perhaps to a file: or ftp: URL, which
+    urllib would follow): a redirect is an HTTPError, reported like any other answer."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+# Only http(s), and no redirects: the scheme checked above is the one used.
+_OPENER = urllib.request.build_opener(_NoRedirect)

@@ -1,20 +1,25 @@
 """When scheduled jobs fire: cron expressions in a time zone, and APScheduler configured to coalesce.
 
 The scheduling rules are plain functions (next fire times, which missed runs to execute), so they are tested
-without waiting; `run` is the foreground loop `dora schedule` blocks in.
+without waiting; `run` is the foreground loop `dora schedule` blocks in until a stop is requested, and the
+`Ledger` remembers which jobs were running so that one cut short runs again on the next start.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import logging
+import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Protocol, TypeVar
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -123,28 +128,130 @@ def add_jobs(
         )
 
 
-def run(jobs: list[J], runner: Callable[[J], None], max_runs: int | None = None) -> int:
-    """Block, running the jobs when due, until interrupted or `max_runs` runs finished; returns runs done."""
-    scheduler = BlockingScheduler(timezone="UTC")
-    done = 0
+class Stop:
+    """A request to stop the loop (a signal, or the last of `max_runs`), with its reason for the log."""
 
-    def counted(job: J) -> None:
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reason: str | None = None
+
+    def request(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        self.event.set()
+
+
+class Ledger:
+    """The jobs running now, in a JSON file: a job still in it when the scheduler starts was interrupted
+    (a stop signal, a kill, a power cut) and runs again at once. Without a path it only counts in memory."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict[str, str]:
+        if self.path is None or not self.path.exists():
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            log.warning("%s is unreadable: no interrupted job is resumed from it", self.path)
+            return {}
+        running = data.get("running") if isinstance(data, dict) else None
+        return {str(k): str(v) for k, v in running.items()} if isinstance(running, dict) else {}
+
+    def _write(self, running: dict[str, str]) -> None:
+        if self.path is None:
+            return
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"running": running}, indent=1), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def interrupted(self) -> dict[str, str]:
+        """Job name -> when it started, for the jobs a previous scheduler left unfinished."""
+        with self._lock:
+            return self._read()
+
+    def started(self, name: str) -> None:
+        with self._lock:
+            self._write({**self._read(), name: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+
+    def finished(self, name: str) -> None:
+        with self._lock:
+            running = self._read()
+            running.pop(name, None)
+            self._write(running)
+
+
+def run(
+    jobs: list[J],
+    runner: Callable[[J], None],
+    max_runs: int | None = None,
+    stop: Stop | None = None,
+    on_stop: Callable[[], None] = lambda: None,
+    ledger: Ledger | None = None,
+) -> int:
+    """Run the jobs when due until `stop` is requested (a signal) or `max_runs` runs finished; returns the
+    runs done. On a stop, `on_stop` ends what the running jobs started (it blocks until they are gone);
+    a job cut short stays in the ledger and runs again first thing on the next start."""
+    stop = stop or Stop()
+    ledger = ledger or Ledger(None)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    done = 0
+    running: set[str] = set()
+    idle = threading.Condition()
+
+    def supervised(job: J) -> None:
         nonlocal done
+        with idle:
+            if stop.event.is_set():
+                return
+            running.add(job.name)
+        ledger.started(job.name)
         try:
             runner(job)
         finally:
-            done += 1
+            if stop.reason is not None and stop.reason != "max-runs":
+                log.warning("job %s: interrupted by %s; runs again at the next start", job.name, stop.reason)
+            else:
+                ledger.finished(job.name)
+            with idle:
+                running.discard(job.name)
+                done += 1
+                idle.notify_all()
             if max_runs is not None and done >= max_runs:
-                scheduler.shutdown(wait=False)
+                stop.request("max-runs")
 
-    add_jobs(scheduler, jobs, counted)
+    add_jobs(scheduler, jobs, supervised)
     scheduler.add_job(lambda: None, IntervalTrigger(seconds=HEARTBEAT_SECONDS), id="_heartbeat")
     now = dt.datetime.now(dt.UTC)
+    left = ledger.interrupted()
+    for name in set(left) - {job.name for job in jobs}:
+        ledger.finished(name)  # a job no longer in dora.toml
     for job in jobs:
         fire = next_fire_times(job.cron, job.timezone, now, 1)
         log.info("job %s: %s (%s), next run %s", job.name, job.cron, job.timezone, fire[0].isoformat())
+        if job.name in left:
+            log.info("job %s: its run of %s was interrupted; running it again now", job.name, left[job.name])
+            scheduler.modify_job(job.name, next_run_time=now)
+    scheduler.start()
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
+        stop.event.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        with idle:
+            busy = sorted(running)
+        if stop.reason == "max-runs":
+            with idle:  # the other jobs finish their runs
+                idle.wait_for(lambda: not running)
+        else:
+            log.info(
+                "stopping on %s: %s",
+                stop.reason or "an error",
+                f"job {', '.join(busy)} running, stopping it" if busy else "idle, no job running",
+            )
+            on_stop()
+            with idle:
+                idle.wait_for(lambda: not running, timeout=30)
         log.info("stopped")
     return done

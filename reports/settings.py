@@ -6,8 +6,9 @@ on Monday.
 
 from __future__ import annotations
 
-import re
+import datetime as dt
 import shlex
+import urllib.parse
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,8 +27,18 @@ def _one_or_many(value: Any) -> Any:
 
 
 def _url(value: str) -> str:
-    if not re.match(r"^https?://", value):
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    """An http(s) URL with a host. The message never repeats the URL: it may hold a password or a token."""
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ValueError("expected an http:// or https:// URL, got one whose port is not a number") from exc
+    if not parts.scheme:
+        raise ValueError("expected an http:// or https:// URL, got one without a scheme")
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"expected an http:// or https:// URL, got a {parts.scheme}: URL")
+    if not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL, got one without a host")
     return value
 
 
@@ -55,7 +66,10 @@ def _time_zone(value: str) -> str:
 def _cron(value: str) -> str:
     from reports.schedule import trigger  # APScheduler's own parser (imported only when there are jobs)
 
-    trigger(value)
+    # A cron whose day and month never meet (31 2: February 31) parses, then never fires: say so now.
+    # (The time zone does not matter: a date that exists somewhere exists in every zone.)
+    if trigger(value).get_next_fire_time(None, dt.datetime.now(dt.UTC)) is None:
+        raise ValueError(f"{value!r} never fires: no date has that day in that month (and weekday)")
     return value
 
 

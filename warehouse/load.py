@@ -13,7 +13,14 @@ from typing import Any
 
 import duckdb
 
-from warehouse.bundle import BundleError, physical_line, present_files, read_header
+from warehouse.bundle import (
+    BundleError,
+    oversized,
+    physical_line,
+    present_files,
+    read_header,
+    undecodable,
+)
 from warehouse.db import one, read_sql, scalar
 from warehouse.schema import (
     DEPLOYMENT_STATUSES,
@@ -42,7 +49,7 @@ def _typed(column: Column, header: list[str] | None = None) -> str:
 # type, and the check naming what is wrong with a cell (the macros of sql/load/macros.sql).
 KINDS: dict[str, tuple[str, str | None]] = {
     "text": ("cell({x})", None),
-    "raw": ("nullif({x}, '')", None),
+    "raw": ("{x}", None),  # kept exactly: "" (quoted) is an empty text, an empty cell null
     "lower": ("lower(cell({x}))", None),
     "ts": ("to_utc({x})", "ts_problem({x})"),
     "sha": ("lower(cell({x}))", "sha_problem({x})"),
@@ -62,6 +69,12 @@ def _cell_problem(column: Column) -> str | None:
     problem = KINDS[column.kind][1]
     return problem.format(x=_q(column.name)) if problem else None
 
+
+# Checks of one column of one file beyond its kind's (macros of sql/load/macros.sql).
+COLUMN_CHECKS: dict[tuple[str, str], str] = {
+    ("commit_files", "path"): "path_problem({x}, 'path')",
+    ("services", "paths"): "paths_problem({x})",
+}
 
 SEP = "\x1f"  # between the parts of a tagged problem: no cell text is split by it
 
@@ -87,6 +100,9 @@ def _row_problems(table: Table, header: list[str]) -> list[tuple[int, str, str]]
                 " || cell(service) || ' (not in services.csv nor in the warehouse)' end",
             )
         )
+    for (table_name, name), check in COLUMN_CHECKS.items():
+        if table.name == table_name and name in position:
+            checks.append((position[name], name, check.format(x=_q(name))))
     if table.name == "incidents" and "resolved_at" in position:
         checks.append(
             (
@@ -130,25 +146,60 @@ def _first_problem(con: duckdb.DuckDBPyConnection, table: Table, header: list[st
     return min(found, key=lambda f: f[0]) if found else None
 
 
+# The longest row of a bundle file DuckDB reads: the buffer it needs grows with it, so a file is read with
+# DuckDB's own default first, and with a larger one only when a row needs it (a 3 MB commit message).
+FIRST_LINE_BYTES = 2_000_000
+MAX_LINE_BYTES = 1 << 30
+TOO_LONG = re.compile(r"Maximum line size of \d+ bytes exceeded\. Actual Size:\s*(\d+)")
+
+
 def _stage_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> tuple[str, list[str]]:
     header = read_header(path, table)
     stage = f"_stage_{table.name}"
     columns = {name: "VARCHAR" for name in header}
-    try:
-        con.execute(
-            f"create or replace temp table {stage} as select * from read_csv(?, columns = ?, header = true,"
-            " auto_detect = false, delim = ',', quote = '\"', escape = '\"', strict_mode = true)",
-            [str(path), columns],
-        )
-    except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise BundleError(path.name, _duckdb_line(str(exc)), None, f"not a valid CSV file: {first}") from exc
-    return stage, header
+    limit = min(FIRST_LINE_BYTES, MAX_LINE_BYTES)
+    while True:
+        try:
+            # allow_quoted_nulls = false: "" is an empty text (a message), an empty cell is null.
+            con.execute(
+                f"create or replace temp table {stage} as select * from read_csv(?, columns = ?,"
+                " header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"',"
+                f" strict_mode = true, allow_quoted_nulls = false, max_line_size = {limit})",
+                [str(path), columns],
+            )
+            return stage, header
+        except duckdb.Error as exc:
+            longer = TOO_LONG.search(str(exc))
+            if not (longer and limit < MAX_LINE_BYTES):
+                raise _csv_error(path, header, str(exc), limit) from exc
+            limit = min(MAX_LINE_BYTES, max(2 * int(longer.group(1)), 8 * limit))
 
 
-def _duckdb_line(message: str) -> int:
-    found = re.search(r"[Ll]ine:? (\d+)", message)
-    return int(found.group(1)) if found else 1
+def _csv_error(path: Path, header: list[str], message: str, limit: int) -> BundleError:
+    """What DuckDB could not read, located at its physical line (DuckDB counts records) and explained."""
+    found = None
+    if "Invalid unicode" in message:
+        found = undecodable(path, header)
+    elif TOO_LONG.search(message):
+        found = oversized(path, header, limit, _bytes(limit))
+    if found:
+        return found
+    lines = message.strip().splitlines()
+    record = re.search(r"[Ll]ine:? (\d+)", lines[0])
+    line = physical_line(path, int(record.group(1)) - 2) if record and int(record.group(1)) > 1 else 1
+    reasons = [
+        x.strip()
+        for x in lines[1:]
+        if x.strip() and not x.startswith(("Original Line", "Possible", "*", "  "))
+    ]
+    why = reasons[0] if reasons else lines[0]
+    return BundleError(path.name, line, None, f"not a valid CSV file: {why}")
+
+
+def _bytes(n: int) -> str:
+    if n >= 1 << 30 and n % (1 << 30) == 0:
+        return f"{n >> 30} GiB"
+    return f"{n:,} bytes"
 
 
 def import_bundle(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[str, int]:
@@ -214,12 +265,16 @@ def last_load_id(con: duckdb.DuckDBPyConnection) -> int:
     return int(scalar(con, sql) or 0)
 
 
+# What a bundle can say, collectors' rows are made to say too, so that an exported warehouse imports back
+# to the same rows: text trimmed (empty = null), lists of trimmed, non-empty items.
 _NORMALISE = {
-    "lower": "lower(trim({x}))",
-    "sha": "lower(trim({x}))",
+    "text": "nullif(trim({x}), '')",
+    "lower": "lower(nullif(trim({x}), ''))",
+    "sha": "lower(nullif(trim({x}), ''))",
     "shas": "list_transform({x}, lambda s: lower(s))",
     # a frame without the list (all missing: pandas types it as a float column) holds empty lists
-    "labels": "coalesce(try_cast({x} as varchar[]), []::varchar[])",
+    "labels": "list_filter(list_transform(coalesce(try_cast({x} as varchar[]), []::varchar[]),"
+    " lambda s: trim(s)), lambda s: s <> '')",
     "status": "lower({x})",
     "run_status": "lower({x})",
 }
@@ -231,7 +286,7 @@ def load_frames(
     """Load typed frames (pandas or Arrow, named like the core tables) in one transaction.
 
     For collectors and the demo generator: the rows are typed already, so only the normalisation of
-    the bundle format (lowercased shas and environments) and the key check are applied.
+    the bundle format (trimmed text, lowercased shas and environments) and the key check are applied.
     """
     counts = {}
     con.execute("begin")

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from warehouse.settings import NonNegative, Regex, Section, Str, Strings, parse
+from warehouse.settings import NonNegative, Section, SharedRegex, SqlRegex, Str, Strings, parse
 
 TIER_NAMES = ("elite", "high", "medium")
 
@@ -90,13 +90,15 @@ def _history_start(value: Any) -> dt.date | None:
 
 
 class MetricsSettings(Section):
-    production_environments: Regex = r"^(prod|production)([-_].*)?$"
+    # Run by the SQL (DuckDB's RE2) and, for --dry-run and --since baselines, by the collectors (Python).
+    production_environments: SharedRegex = r"^(prod|production)([-_].*)?$"
     history_start: Annotated[dt.date | None, BeforeValidator(_history_start)] = None
     lead_time_start: Literal["first_commit", "pr_opened", "merged"] = "first_commit"
     attribution_window_hours: NonNegative = 72.0
     hotfix_labels: Strings = ("hotfix",)
-    hotfix_branch: Regex = r"^hotfix[-/]"
-    hotfix_title: Regex = r"(?i)^hotfix\b"
+    # Run by the SQL only: checked by DuckDB's regex engine, which is not Python's.
+    hotfix_branch: SqlRegex = r"^hotfix[-/]"
+    hotfix_title: SqlRegex = r"(?i)^hotfix\b"
     tiers: Tiers = Field(default_factory=Tiers)
 
 

@@ -228,6 +228,8 @@ EXPLAIN = {
     "incident_mttr": ("incident_attribution", "resolved_at", "resolved_at is not null"),
     "incidents": ("incident_attribution", "created_at", "true"),
     "unattributed_incidents": ("incident_attribution", "created_at", "is_unattributed"),
+    # path-filtered services: what each deployment reached but did not ship (computed, not a mart)
+    "outside_paths": ("outside_paths", "finished_at", "true"),
 }
 EXPLAIN_COLUMNS = {
     "deployments": (
@@ -248,22 +250,44 @@ EXPLAIN_COLUMNS = {
 
 
 def explain(
-    con: duckdb.DuckDBPyConnection, metric: str, scope: Scope, group: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    metric: str,
+    scope: Scope,
+    group: str | None = None,
+    deployment: str | None = None,
 ) -> pd.DataFrame:
-    """The rows a metric of `group` (a service, a team or 'all', per scope.group_by) rests on."""
+    """The rows a metric of `group` (a service, a team or 'all', per scope.group_by) rests on; with
+    `deployment`, only the rows of that deployment."""
     if metric not in EXPLAIN:
         raise ValueError(f"unknown metric {metric!r}; one of: {', '.join(EXPLAIN)}")
     mart, time_column, condition = EXPLAIN[metric]
     _bind(con, scope)
     con.execute("set variable explain_group = ?", [group])
+    con.execute("set variable explain_deployment = ?::varchar", [deployment])
+    if mart == "outside_paths":
+        return outside_paths(con)
     env_filter = "and in_environments(environment)" if mart != "incident_attribution" else ""
     sql = (
         f"select {EXPLAIN_COLUMNS[mart]} from marts.{mart} join _scope using (service) "
         f"where in_period({time_column}) "
         f"and (getvariable('explain_group') is null or grp = getvariable('explain_group')) "
+        "and (getvariable('explain_deployment') is null "
+        "or deployment_id = getvariable('explain_deployment')) "
         f"and {condition} {env_filter} order by {time_column}, 1"
     )
     return con.execute(sql).df()
+
+
+def outside_paths(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """For the deployments of path-filtered services in the bound scope (and explain_group,
+    explain_deployment): the commits each reached first but did not ship, being outside its paths. The
+    walk computes what each reached twice, once ignoring paths; the difference is the answer."""
+    from warehouse import walk  # pyarrow and the walk: only this explanation needs them
+
+    con.execute(f"create or replace temp table _explain_pending as {read_sql('walk/explain_pending.sql')}")
+    con.execute(f"create or replace temp table _explain_all as {walk.reached(con, '_explain_pending', True)}")
+    con.execute(f"create or replace temp table _explain_in as {walk.reached(con, '_explain_pending')}")
+    return con.execute(read_sql("walk/outside_paths.sql")).df()
 
 
 # Series, catalog and health figures for the dashboard and reports (added for the dashboard, issue 3).

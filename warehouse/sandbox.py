@@ -1,66 +1,86 @@
-"""Read-only ad-hoc SQL for `dora sql` and the dashboard's SQL page: one query, no files, no settings.
+"""Read-only ad-hoc SQL for `dora sql` and the dashboard's SQL page: one query, bounded, no files, no paths.
 
-Two independent fences: the statement type is checked against an allow-list before anything runs (which
-also gives the clear messages), and the connection itself is read-only with external access disabled and
-its configuration locked, so whatever slips past the first fence still cannot write or read files.
+Three fences, each enough alone for what it guards:
+
+- the statement check (warehouse/sandbox_guard.py): one query of a reading kind, no table function or
+  system view that reads files, runs other statements or shows the server's paths and settings;
+- the connection: read-only, external access disabled, configuration locked;
+- the process (warehouse/sandbox_worker.py): every query runs in a process of its own whose address space,
+  time, result rows and bytes are limited, spilling into a private temporary folder that is removed after the
+  query (and, should a query have been killed, before the next one). A query that would need more memory
+  stops with a one-line error instead of taking the dashboard or the server down with it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import math
 import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
-from warehouse import db
+from warehouse import db, sandbox_guard
 from warehouse.db import WarehouseError
+from warehouse.sandbox_guard import (
+    NO_ATTACH,
+    NO_EXTENSIONS,
+    NO_FILES,
+    NO_SERVER,
+    NO_SETTINGS,
+    ONE_QUERY,
+    READ_ONLY,
+    Refused,
+)
+from warehouse.sandbox_worker import SANDBOX_CONFIG
 
-# lock_configuration is not in here: it is SET after TimeZone (see connect), because TimeZone cannot be given
-# at connect time (DuckDB rejects it as unrecognised before ICU registers it) and nothing can be SET after.
-SANDBOX_CONFIG: dict[str, str | int | bool] = {
-    "enable_external_access": False,
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "memory_limit": "1GB",
-    "threads": 2,
-}
-
-READ_ONLY = "dora sql is read-only: INSERT/UPDATE/DELETE/CREATE/DROP/ALTER ... are not allowed"
-NO_FILES = "dora sql cannot read or write files"
-NO_ATTACH = "dora sql cannot attach or detach databases"
-NO_EXTENSIONS = "dora sql cannot install or load extensions"
-NO_SETTINGS = "dora sql cannot change settings (SET, RESET, USE, PRAGMA x = ...)"
-ONE_QUERY = "dora sql runs one query at a time (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)"
-
-_T = duckdb.StatementType
-# MULTI is what a PIVOT without an IN list parses to; it runs fine read-only and the connection fences hold.
-_ALLOWED = {_T.SELECT, _T.EXPLAIN, _T.MULTI}
-_WRITES = (_T.INSERT, _T.UPDATE, _T.DELETE, _T.MERGE_INTO, _T.CREATE, _T.CREATE_FUNC, _T.DROP, _T.ALTER)
-_REFUSED = {
-    **dict.fromkeys(_WRITES, READ_ONLY),
-    _T.VACUUM: READ_ONLY,
-    _T.ANALYZE: READ_ONLY,
-    _T.COPY: NO_FILES,
-    _T.EXPORT: NO_FILES,
-    _T.ATTACH: NO_ATTACH,
-    _T.DETACH: NO_ATTACH,
-    _T.COPY_DATABASE: NO_ATTACH,
-    _T.LOAD: NO_EXTENSIONS,
-    _T.EXTENSION: NO_EXTENSIONS,
-    _T.SET: NO_SETTINGS,
-    _T.VARIABLE_SET: NO_SETTINGS,
-}
-
-# Errors the connection fences raise, for statements the allow-list let through (read_csv in a SELECT, ...).
-_FENCE_MESSAGES = [
-    ("file system operations are disabled", NO_FILES),
-    ("loading external extensions is disabled", NO_EXTENSIONS),
-    ("configuration has been locked", NO_SETTINGS),
-    ("attached in read-only mode", READ_ONLY),
+__all__ = [
+    "NO_ATTACH",
+    "NO_EXTENSIONS",
+    "NO_FILES",
+    "NO_SERVER",
+    "NO_SETTINGS",
+    "ONE_QUERY",
+    "READ_ONLY",
+    "SANDBOX_CONFIG",
+    "SandboxError",
+    "check",
+    "connect",
+    "run_query",
+    "schema_listing",
 ]
 
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_ROWS = 100_000
+MB = 2**20
+DEFAULT_MAX_BYTES = 64 * MB
+# The most a caller may ask for: the result is held whole in the asking process (the dashboard's, say).
+MOST_ROWS = 10_000_000
+MOST_BYTES = 1024 * MB
+# The query process's address space: DuckDB's 1 GB buffer pool, the result, and the interpreter's own
+# reservations (about 2 GB of address space before any query).
+ADDRESS_SPACE = int(os.environ.get("DORA_SQL_ADDRESS_SPACE_MB", "4096")) * MB
+# DuckDB's buffer pool in the query process: beyond it, DuckDB spills into the query's private folder.
+QUERY_MEMORY = "1GB"
+# How long the query process may take beyond the query's own limit: to start, and to wait for a writer.
+_GRACE_SECONDS = 10.0
+# A query folder this old whose lock nobody holds is left over by a query that was killed.
+STALE_SECONDS = 10.0
+_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from warehouse.sandbox_worker import main; main()"
+_ROOT = Path(__file__).resolve().parent.parent
 
 _setup_lock = threading.Lock()
 
@@ -70,12 +90,18 @@ class SandboxError(WarehouseError):
 
 
 def connect(path: str | os.PathLike | None) -> duckdb.DuckDBPyConnection:
-    """A fenced read-only connection; waits briefly for a writer's lock like every reader does."""
+    """A fenced read-only connection in this process (the schema listing, the analyst's engine); waits
+    briefly for a writer's lock like every reader does. Ad-hoc queries go through run_query instead."""
     p = db.resolve_path(path)
     # Opening a missing file read-only fails anyway; creating one here would hide a mistyped --warehouse.
     if not p.exists():
         raise SandboxError(f"no warehouse at {p}: import or collect some data first")
-    con = _open_fenced(p)
+    try:
+        # db.open_waiting waits out another process's write lock and this process's own connections with
+        # other settings (DuckDB keeps one instance per file and process).
+        con = db.open_waiting(p, read_only=True, config=dict(SANDBOX_CONFIG))
+    except WarehouseError as exc:
+        raise SandboxError(sandbox_guard.one_line(str(exc))) from exc
     # Connections with the same config share that instance, so only the first one sets it up: the same
     # session as db.read (UTC, so now() compares with the UTC timestamps), then nothing can be changed.
     with _setup_lock:
@@ -86,77 +112,231 @@ def connect(path: str | os.PathLike | None) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _open_fenced(p: Path) -> duckdb.DuckDBPyConnection:
-    # db.open_waiting waits out another process's write lock and this process's own connections with other
-    # settings (DuckDB keeps one instance per file and process). A separate instance (ATTACH from
-    # :memory:) is no way out: closing it would drop this process's file lock for every connection
-    # (fcntl), letting a writer in under the other readers.
-    try:
-        return db.open_waiting(p, read_only=True, config=dict(SANDBOX_CONFIG))
-    except WarehouseError as exc:
-        raise SandboxError(_one_line(str(exc))) from exc
-
-
 def check(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Refuse anything but a single query, with a message naming what is not allowed."""
     try:
-        statements = con.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise SandboxError(_one_line(str(exc))) from exc
-    except ValueError as exc:  # a statement type the Python enum does not know (UPDATE EXTENSIONS)
-        raise SandboxError(ONE_QUERY) from exc
-    if not statements:
-        raise SandboxError("no query given")
-    if len(statements) > 1:
-        raise SandboxError(f"{ONE_QUERY}: got {len(statements)} statements")
-    kind = statements[0].type
-    if kind not in _ALLOWED:
-        raise SandboxError(_REFUSED.get(kind, f"{ONE_QUERY}: {kind.name} is not allowed"))
+        sandbox_guard.check(con, sql)
+    except Refused as exc:
+        raise SandboxError(str(exc)) from exc
 
 
 def run_query(
-    path: str | os.PathLike | None, sql: str, timeout_seconds: float = 30.0, max_rows: int | None = None
+    path: str | os.PathLike | None,
+    sql: str,
+    timeout_seconds: float | None = None,
+    max_rows: int | None = None,
+    max_bytes: int | None = None,
 ) -> pd.DataFrame:
-    """Run one read-only query; with max_rows, stop fetching there and set df.attrs["truncated"]."""
-    con = connect(path)
+    """Run one read-only query in a process of its own; None takes the default of each limit.
+
+    A result cut at `max_rows` rows or `max_bytes` bytes of data has df.attrs["truncated"] set and says so
+    in df.attrs["note"] ("result cut at ..."); every refusal and failure is a one-line SandboxError.
+    """
+    timeout = time_limit(timeout_seconds)
+    rows = _limit("the row limit", max_rows, DEFAULT_MAX_ROWS, MOST_ROWS)
+    size = _limit("the byte limit", max_bytes, DEFAULT_MAX_BYTES, MOST_BYTES)
+    p = db.resolve_path(path)
+    if not p.exists():
+        raise SandboxError(f"no warehouse at {p}: import or collect some data first")
+    # Refusals are found here at once; the query's process checks again before it runs anything.
+    scratch = duckdb.connect()
     try:
-        check(con, sql)
-        timed_out = threading.Event()
-
-        def stop() -> None:
-            timed_out.set()
-            con.interrupt()
-
-        # The timer covers fetching too: DuckDB streams results, so much of the work happens while fetching.
-        timer = threading.Timer(timeout_seconds, stop)
-        timer.start()
-        try:
-            df, truncated = _fetch(con.execute(sql), max_rows)
-        except duckdb.InterruptException as exc:
-            if timed_out.is_set():
-                raise SandboxError(f"query interrupted after {timeout_seconds:g} s") from exc
-            raise SandboxError("query interrupted") from exc
-        except duckdb.Error as exc:
-            raise SandboxError(_human(exc)) from exc
-        finally:
-            timer.cancel()
+        check(scratch, sql)
     finally:
-        con.close()
-    df.attrs["truncated"] = truncated
+        scratch.close()
+    request = {
+        "path": str(p.absolute()),
+        "sql": sql,
+        "timeout": timeout,
+        "max_rows": rows,
+        "max_bytes": size,
+        "address_space": ADDRESS_SPACE,
+        "memory_limit": QUERY_MEMORY,
+        "lock_wait": db.LOCK_WAIT_SECONDS,
+    }
+    with query_folder() as folder:
+        header, table = _ask(request, folder, deadline=db.LOCK_WAIT_SECONDS + timeout + _GRACE_SECONDS)
+    if "error" in header or table is None:
+        raise SandboxError(_error(header, timeout))
+    df = _frame(table)
+    cut = header.get("cut")
+    df.attrs["truncated"] = cut is not None
+    df.attrs["note"] = None
+    if cut == "rows":
+        df.attrs["note"] = f"result cut at {len(df):,} rows (at most {rows:,} rows)"
+    elif cut == "bytes":
+        df.attrs["note"] = f"result cut at {len(df):,} rows (at most {_bytes(size)} of data)"
     return df
 
 
-def _fetch(result: duckdb.DuckDBPyConnection, max_rows: int | None) -> tuple[pd.DataFrame, bool]:
-    if max_rows is None:
-        return result.df(), False
-    # Chunk by chunk so that a huge result is never materialised just to show its first rows.
-    chunks = [result.fetch_df_chunk()]  # the first one even if empty: it carries the column names
-    fetched = len(chunks[0])
-    while fetched <= max_rows and len(chunks[-1]):
-        chunks.append(result.fetch_df_chunk())
-        fetched += len(chunks[-1])
-    df = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
-    return df.head(max_rows), fetched > max_rows
+def time_limit(seconds: float | None) -> float:
+    """The query's time limit: the default for None, else a positive, finite number of seconds."""
+    if seconds is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+        raise SandboxError(f"the time limit must be a positive number of seconds, got {seconds!r}")
+    if seconds <= 0:
+        raise SandboxError(f"the time limit must be a positive number of seconds, got {seconds:g}")
+    return float(seconds)
+
+
+def _limit(what: str, value: int | None, default: int, most: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise SandboxError(f"{what} must be a whole number from 1 to {most:,}, got {value!r}")
+    return value
+
+
+def _bytes(size: int) -> str:
+    return f"{size // MB:,} MB" if size % MB == 0 else f"{size:,} bytes"
+
+
+def _error(header: dict[str, Any], timeout: float) -> str:
+    if header["error"] == "timeout":
+        return f"query interrupted after {timeout:g} s"
+    if header["error"] == "memory":
+        detail = header.get("detail") or ""
+        return (
+            f"query stopped: it needs more memory than an ad-hoc query may use ({_bytes(ADDRESS_SPACE)} in "
+            f"all, {QUERY_MEMORY} of it for DuckDB's buffers)" + (f": {detail}" if detail else "")
+        )
+    return str(header["error"])
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """The result as DuckDB itself turns it into pandas (DECIMAL as float, DATE as datetime64, ...), but
+    text columns as pyarrow turns them: into pandas' Arrow-backed strings, without a copy."""
+    text = [
+        i
+        for i, f in enumerate(table.schema)
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    ]
+    others = [i for i in range(table.num_columns) if i not in text]
+    columns: dict[int, pd.Series] = {i: table.column(i).to_pandas() for i in text}
+    if others:
+        converted = _duckdb_frame(table.select(others))
+        columns.update({i: converted.iloc[:, n] for n, i in enumerate(others)})
+    if not columns:
+        return pd.DataFrame(index=range(table.num_rows))
+    df = pd.concat([columns[i].reset_index(drop=True) for i in range(table.num_columns)], axis=1)
+    df.columns = pd.Index(table.schema.names)
+    return df
+
+
+def _duckdb_frame(table: pa.Table) -> pd.DataFrame:
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        return con.from_arrow(table).df()
+    except duckdb.Error:
+        pass  # a type DuckDB does not turn into pandas (UHUGEINT, say): pyarrow may
+    finally:
+        con.close()
+    try:
+        return table.to_pandas()
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise SandboxError(f"cannot show the result: {sandbox_guard.one_line(str(exc))}") from exc
+
+
+def _ask(request: dict[str, Any], folder: Path, deadline: float) -> tuple[dict[str, Any], pa.Table | None]:
+    """Start the query's process in `folder`, send it the request, read its answer; kill it at `deadline`."""
+    request = {**request, "temp_dir": str(folder)}
+    # Nothing of this process's environment (tokens, DORA_* settings) reaches the query's process.
+    env = {"PATH": os.defpath, "LC_ALL": "C.UTF-8", "HOME": str(folder), "TMPDIR": str(folder)}
+    with open(folder / "stderr.txt", "wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", _BOOT, str(_ROOT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=env,
+            cwd=folder,
+            start_new_session=True,  # a Ctrl-C reaches this process, which stops the query's
+        )
+    assert proc.stdin is not None and proc.stdout is not None
+    stdout = proc.stdout
+    answer: dict[str, Any] = {}
+
+    def read() -> None:
+        # The header line, then the result straight from the pipe into Arrow buffers (no copy of it all).
+        try:
+            answer["header"] = json.loads(stdout.readline(MB))
+            if "error" not in answer["header"]:
+                answer["table"] = pa.ipc.open_stream(stdout).read_all()
+        except (ValueError, OSError, pa.ArrowException):
+            answer.pop("header", None)  # no answer: the process died
+
+    reader = threading.Thread(target=read, daemon=True)
+    try:
+        reader.start()
+        with contextlib.suppress(BrokenPipeError):  # it died at once: what it said tells why
+            proc.stdin.write(json.dumps(request).encode() + b"\n")
+            proc.stdin.flush()
+        reader.join(deadline)
+        if reader.is_alive():
+            return {"error": "timeout"}, None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(_GRACE_SECONDS)  # it exits by itself once it has answered
+    finally:
+        proc.kill()
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+        proc.wait()
+        reader.join(_GRACE_SECONDS)
+        stdout.close()
+    if "header" in answer:
+        return answer["header"], answer.get("table")
+    if proc.returncode < 0:
+        # Killed by a signal without a word: what a query that runs out of address space can end in.
+        return {"error": "memory", "detail": ""}, None
+    return {"error": f"the query's process failed (exit status {proc.returncode})"}, None
+
+
+def spill_root() -> Path:
+    """The private folder (0700, this user's) in the system's temporary folder that queries spill into."""
+    root = Path(tempfile.gettempdir()) / f"doralytics-sql-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        root.mkdir(mode=0o700)
+    info = os.lstat(root)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise SandboxError(
+            f"the temporary folder for queries ({root.name} in the system's temporary folder) is not "
+            "private to this user: remove it"
+        )
+    return root
+
+
+def sweep(root: Path) -> int:
+    """Remove the folders of queries that are over (killed, say); returns how many were removed."""
+    removed = 0
+    for folder in root.glob("q-*"):
+        try:
+            if time.time() - folder.stat().st_mtime < STALE_SECONDS:
+                continue  # maybe just made, its lock not yet taken
+            with open(folder / ".lock", "rb") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a query is running in it
+        except FileNotFoundError:
+            pass  # no lock: not a folder a query can still be using
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+@contextlib.contextmanager
+def query_folder() -> Iterator[Path]:
+    """A fresh private folder for one query (locked while it runs), removed afterwards."""
+    root = spill_root()
+    sweep(root)
+    folder = Path(tempfile.mkdtemp(prefix="q-", dir=root))
+    try:
+        with open(folder / ".lock", "wb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def schema_listing(path: str | os.PathLike | None) -> pd.DataFrame:
@@ -174,22 +354,3 @@ def schema_listing(path: str | os.PathLike | None) -> pd.DataFrame:
         ).df()
     finally:
         con.close()
-
-
-def _human(exc: duckdb.Error) -> str:
-    text = str(exc)
-    for needle, message in _FENCE_MESSAGES:
-        if needle in text.lower():
-            return message
-    return _one_line(text)
-
-
-def _one_line(text: str) -> str:
-    """DuckDB's message up to the source excerpt ("LINE 1: ..."), which only makes sense in a terminal."""
-    lines: list[str] = []
-    for line in text.splitlines():
-        if line.startswith("LINE ") or (lines and not line.strip()):
-            break
-        if line.strip():
-            lines.append(line.strip())
-    return " ".join(lines)

@@ -9,6 +9,7 @@ Messages read the same whatever the section: `github.repo."acme/x".workflow: exp
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -57,6 +58,35 @@ def _regex_text(value: Any) -> str:
     return _compiled(value).pattern
 
 
+@functools.lru_cache(maxsize=256)
+def duckdb_regex_error(pattern: str) -> str | None:
+    """Why DuckDB's engine (RE2) cannot compile `pattern`, or None: RE2 has no lookaround or backreferences
+    that Python's re accepts, and limits repetition counts to 1000."""
+    import duckdb  # only when a setting holds a regex that SQL runs
+
+    con = duckdb.connect()
+    try:
+        con.execute("select regexp_matches('', ?)", [pattern]).fetchall()
+    except duckdb.Error as exc:
+        return str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
+    finally:
+        con.close()
+    return None
+
+
+def _duckdb_regex(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("regex_type", "expected a string, got {got}", {"got": _type_name(value)})
+    error = duckdb_regex_error(value)
+    if error is not None:
+        raise PydanticCustomError(
+            "regex_invalid",
+            "invalid regular expression {value} for DuckDB, which runs it in SQL: {error}",
+            {"value": repr(value), "error": error},
+        )
+    return value
+
+
 def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PydanticCustomError("number_type", "expected a number, got {got}", {"got": _type_name(value)})
@@ -78,9 +108,12 @@ Bool = StrictBool
 Number = Annotated[float, BeforeValidator(_number)]
 NonNegative = Annotated[float, BeforeValidator(_number), Field(ge=0)]
 Positive = Annotated[float, BeforeValidator(_number), Field(gt=0)]
-# A regular expression: `Pattern` is compiled once on load; `Regex` keeps the checked text (for SQL).
+# A regular expression checked by the engine that runs it. Python's re: `Pattern` is compiled once on load,
+# `Regex` keeps the checked text. DuckDB's RE2 (a regex the SQL runs): `SqlRegex`. Both: `SharedRegex`.
 Pattern = Annotated[re.Pattern[str], BeforeValidator(_compiled)]
 Regex = Annotated[str, BeforeValidator(_regex_text)]
+SqlRegex = Annotated[str, BeforeValidator(_duckdb_regex)]
+SharedRegex = Annotated[str, BeforeValidator(_regex_text), AfterValidator(_duckdb_regex)]
 Strings = Annotated[tuple[str, ...], BeforeValidator(_strings)]
 
 
@@ -262,13 +295,44 @@ def read(path: str | os.PathLike[str] | None, build: Callable[[dict[str, Any], P
     ./dora.toml; None without a file. Problems become a ConfigError that starts with the file's name."""
     explicit = path or os.environ.get("DORA_CONFIG")
     candidate = Path(explicit) if explicit else Path(CONFIG_FILE)
-    if not candidate.exists():
-        if explicit:
-            raise ConfigError(f"{candidate}: no such file")
+    text = _text(candidate, required=bool(explicit))
+    if text is None:
         return None
     try:
-        return build(tomllib.loads(candidate.read_text(encoding="utf-8")), candidate)
+        return build(tomllib.loads(text), candidate)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{candidate}: {exc}") from exc
     except ConfigError as exc:
         raise ConfigError(f"{candidate}: {exc}") from exc
+
+
+# A dora.toml is a few kilobytes; a bigger file (or /dev/zero) is not one.
+MOST_CONFIG_BYTES = 1 << 20
+
+
+def _text(path: Path, required: bool) -> str | None:
+    """The file's UTF-8 text; None when it is missing and not required; else a one-line ConfigError."""
+    try:
+        if not path.exists():
+            if required:
+                raise ConfigError(f"{path}: no such file")
+            return None
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a folder, not a file")
+        if not path.is_file():
+            raise ConfigError(f"{path}: is not a regular file")
+        with path.open("rb") as file:
+            data = file.read(MOST_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    if len(data) > MOST_CONFIG_BYTES:
+        raise ConfigError(f"{path}: more than {MOST_CONFIG_BYTES // 1024} KB: not a dora.toml")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{path}: line {line}, column {column}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+            "save the file as UTF-8"
+        ) from None

@@ -4,9 +4,10 @@ A collector killed at any point (kill -9 included) leaves the warehouse at the e
 cursor says where to resume: the next run has no gap, and because every write replaces rows by key,
 no duplicate either.
 
-The write connection is held only while batches keep coming: it is closed after `idle_seconds` without a
-write, or after `hold_seconds` in a row, so that readers (the dashboard, `dora sql`) get their turn during
-a long sync (DuckDB lets no other process open the file while a writer holds it).
+The batches go to the warehouse's working copy (warehouse/publish.py), never to the published file:
+readers keep answering from the last published state during a sync, and see the batches together with
+the transform that follows (`db.write`, which publishes both). A collect killed before that leaves its
+working copy resumable: the next run (or the next write) carries on from it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import datetime as dt
 import json
 import re
 import threading
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from warehouse import db
+from warehouse import db, publish
 from warehouse.batch import Batch, CommitInfo, Complete, Quarantined, Record
 from warehouse.load import record_run, upsert
 from warehouse.schema import TABLE_BY_NAME, TABLES, Column, Table
@@ -85,27 +85,25 @@ class WarehouseSink:
     def __init__(
         self, path: str | Path | None, source: str, idle_seconds: float = 0.5, hold_seconds: float = 3.0
     ) -> None:
+        # idle_seconds and hold_seconds are accepted for callers of earlier versions: the connection used
+        # to be released between batches so that readers could open the file; readers now read the
+        # published file, and the working copy stays open (with the writer lock) until close().
         self.path, self.source = path, source
         self.idle_seconds, self.hold_seconds = idle_seconds, hold_seconds
         self.rows_written = 0
         self.rows_removed = 0  # by Batch.complete
+        self._batches = 0
         self._lock = threading.RLock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._created: set[str] = set()  # raw tables known to exist
         self._stack: contextlib.ExitStack | None = None
-        self._opened = self._used = 0.0
-        self._closed = threading.Event()
-        self._closer = threading.Thread(target=self._close_when_idle, name="sink-closer", daemon=True)
-        self._closer.start()
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
             self._stack = contextlib.ExitStack()
-            self._con = self._stack.enter_context(db.write(self.path))
+            self._con = self._stack.enter_context(db.stage(self.path))
             # batches are small: one thread is plenty, and leaves the other cores to the fetching
             _run(self._con, "set threads = 1")
-            self._opened = time.monotonic()
-        self._used = time.monotonic()
         return self._con
 
     def _release(self) -> None:
@@ -113,17 +111,7 @@ class WarehouseSink:
             self._stack.close()
         self._con, self._stack = None, None
 
-    def _close_when_idle(self) -> None:
-        while not self._closed.wait(0.1):
-            with self._lock:
-                now = time.monotonic()
-                if self._con is not None and (
-                    now - self._used > self.idle_seconds or now - self._opened > self.hold_seconds
-                ):
-                    self._release()
-
     def close(self) -> None:
-        self._closed.set()
         with self._lock:
             self._release()
 
@@ -187,7 +175,8 @@ class WarehouseSink:
                 self._created.clear()  # tables created in the rolled-back transaction are gone too
                 raise
             self.rows_written += batch.items
-            self._used = time.monotonic()
+            self._batches += 1
+        publish.fault_point(f"batch-{self._batches}")
 
     def _raw(self, con: duckdb.DuckDBPyConnection, entity: str, scope: str, records: list[Record]) -> None:
         if not ENTITY.match(entity):

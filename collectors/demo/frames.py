@@ -75,10 +75,13 @@ def frames(org: Org) -> dict[str, pd.DataFrame]:
         )  # fmt: skip
         for sha in [b[0] for b in pr.branch] + pr.landed:  # a rebase merge lists the shas that landed too
             pr_commits.append({"repo": repo, "number": pr.number, "sha": sha})
-    services = [{"service": s.name, "repo": f"acme/{s.repo}", "team": _team(s)} for s in SERVICES]
+    services = [
+        {"service": s.name, "repo": f"acme/{s.repo}", "team": _team(s), "paths": []} for s in SERVICES
+    ]
     tables = {
         "services": services,
         "commits": sorted(org.commits, key=lambda c: (c["repo"], c["committed_at"], c["sha"])),
+        "commit_files": [],  # one service per repository: no service needs the files of its commits
         "pull_requests": prs,
         "pull_request_commits": pr_commits,
         "deployments": deployments,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import urllib3.exceptions
 from github import Auth, Github, GithubRetry
 from github.GithubException import GithubException, RateLimitExceededExceedsMaxWait
 
@@ -33,10 +34,36 @@ PERMISSIONS = (
 LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 
+TLS_ADVICE = (
+    "if GitHub Enterprise Server uses a private or corporate CA, give its PEM file with --ca-bundle PATH "
+    "(github.ca_bundle in dora.toml)"
+)
+PROXY_ADVICE = (
+    "check HTTPS_PROXY / HTTP_PROXY / NO_PROXY; a proxy that inspects TLS needs its CA given with "
+    "--ca-bundle PATH (github.ca_bundle in dora.toml)"
+)
+
+
 class ApiError(CollectorError):
     def __init__(self, message: str, status: int | None, kind: str) -> None:
         super().__init__(message)
         self.status, self.kind = status, kind
+
+
+class BadAnswer(CollectorError):
+    """A 2xx answer the collector cannot use (not JSON, the wrong shape, too deep, too large): reported
+    for its repository and endpoint; the repository's other lists go on."""
+
+
+class FailFastRetry(GithubRetry):
+    """GithubRetry that gives up at once on TLS and proxy failures: retrying them cannot help, and with
+    backoff it took minutes to say so."""
+
+    def increment(self, method: Any = None, url: Any = None, *args: Any, **kwargs: Any) -> Any:
+        error = kwargs.get("error")
+        if isinstance(error, urllib3.exceptions.SSLError | urllib3.exceptions.ProxyError):
+            raise urllib3.exceptions.MaxRetryError(kwargs.get("_pool"), url, error) from error  # type: ignore[arg-type]
+        return super().increment(method, url, *args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -88,15 +115,50 @@ class Response:
         return found.group(1) if found else None
 
     def items(self, resource: Resource) -> list[dict[str, Any]]:
-        """The listed items of a page of `resource`."""
+        """The listed items of a page of `resource`; BadAnswer when the page is not a list of objects."""
         data: Any = self.data or ([] if resource.items is None else {})
-        listed: list[dict[str, Any]] = data.get(resource.items, []) if resource.items else data
-        return listed
+        if resource.items:
+            if not isinstance(data, dict):
+                raise BadAnswer(f"expected an object holding {resource.items!r}, got {_kind(data)}")
+            data = data.get(resource.items) or []
+        return objects(data, "the list")
+
+
+def _kind(value: Any) -> str:
+    names: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
+    return names.get(type(value), type(value).__name__)
+
+
+def objects(data: Any, what: str) -> list[dict[str, Any]]:
+    """`data` as a list of JSON objects; BadAnswer naming what it is instead."""
+    if not isinstance(data, list):
+        raise BadAnswer(f"expected {what} to be a list, got {_kind(data)}")
+    odd = next((i for i, item in enumerate(data) if not isinstance(item, dict)), None)
+    if odd is not None:
+        raise BadAnswer(f"expected {what} to hold objects, item {odd} is {_kind(data[odd])}")
+    return data
+
+
+def decode(body: str | bytes | None, limit_mb: float) -> Any:
+    """A JSON body, or BadAnswer saying why it cannot be used."""
+    if not body:
+        return None
+    size = len(body)
+    if size > limit_mb * 1e6:
+        raise BadAnswer(f"the answer is {size / 1e6:.1f} MB, more than max_answer_mb = {limit_mb:g}")
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise BadAnswer("the answer is nested too deeply to decode") from None
+    except ValueError:
+        text = body.decode(errors="replace") if isinstance(body, bytes) else body
+        start = " ".join(text[:60].split())
+        raise BadAnswer(f"the answer is not JSON (it starts {start!r})") from None
 
 
 def make_client(token: str | None, settings: GithubSettings) -> Github:
     """A PyGithub client for one worker thread (PyGithub's connection object is not thread-safe)."""
-    retry = GithubRetry(
+    retry = FailFastRetry(
         total=settings.retries,
         backoff_factor=settings.backoff,
         secondary_rate_wait=settings.secondary_rate_wait,
@@ -137,10 +199,12 @@ class Api:
         attempts: int = 4,
         secondary_wait: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        max_answer_mb: float = 64.0,
     ) -> None:
         self.client, self.budget, self.stats = client, budget, stats
         self.cancel = cancel or threading.Event()
         self.attempts, self.secondary_wait, self.sleep = attempts, secondary_wait, sleep
+        self.max_answer_mb = max_answer_mb
         self._lock = threading.Lock()
 
     def get(self, url: str, params: dict[str, Any] | None = None, etag: str | None = None) -> Response:
@@ -170,14 +234,23 @@ class Api:
                     None,
                     "server",
                 ) from None
+            except requests.exceptions.SSLError as exc:
+                raise ApiError(f"GET {url}: TLS failed ({_reason(exc)}); {TLS_ADVICE}", None, "tls") from None
+            except requests.exceptions.ProxyError as exc:
+                raise ApiError(
+                    f"GET {url}: the proxy failed ({_reason(exc)}); {PROXY_ADVICE}", None, "proxy"
+                ) from None
             except requests.exceptions.ConnectionError as exc:
-                raise ApiError(f"cannot reach GitHub at {url}: {exc}", None, "server") from None
+                raise ApiError(f"cannot reach GitHub at {url}: {_reason(exc)}", None, "server") from None
             out_headers = {k.lower(): v for k, v in out_headers.items()}
             self._observe(status, out_headers)
             if status == 304:
                 return Response(304, out_headers, None)
             if status < 300:
-                return Response(status, out_headers, json.loads(body) if body else None)
+                try:
+                    return Response(status, out_headers, decode(body, self.max_answer_mb))
+                except BadAnswer as exc:
+                    raise BadAnswer(f"{exc} (GET {url.split('?')[0]})") from None
             message = _message(body)
             verdict = classify(status, out_headers, message, secondary_wait=self.secondary_wait)
             if verdict.retriable and attempt + 1 < self.attempts:
@@ -203,6 +276,18 @@ class Api:
                 int(float(limit)) if limit is not None else None,
                 float(reset) if reset is not None else None,
             )
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost cause of a requests/urllib3 failure, in one line (not the whole chain)."""
+    inner: BaseException = exc
+    while True:
+        nxt = getattr(inner, "reason", None) or (inner.args[0] if inner.args else None)
+        if not isinstance(nxt, BaseException) or nxt is inner:
+            break
+        inner = nxt
+    text = str(inner.args[-1] if isinstance(inner, OSError) and inner.args else inner)
+    return " ".join(text.split())[:200]
 
 
 def fatal(exc: ApiError, repo: str, what: str) -> CollectorError:
@@ -262,6 +347,23 @@ class RepoApi:
             return self.api.get(url, params, etag)
         except ApiError as exc:
             raise fatal(exc, self.repo, what) from None
+        except BadAnswer as exc:
+            raise BadAnswer(f"{self.repo}: {what}: {exc}") from None
+
+    def get_object(
+        self, url: str, what: str, params: dict[str, Any] | None = None, etag: str | None = None
+    ) -> Response:
+        """A GET whose answer must be one JSON object (or a 304)."""
+        response = self.get(url, what, params, etag)
+        if response.status != 304 and not isinstance(response.data, dict):
+            raise BadAnswer(f"{self.repo}: {what}: expected an object, got {_kind(response.data)}")
+        return response
+
+    def items(self, response: Response, resource: Resource) -> list[dict[str, Any]]:
+        try:
+            return response.items(resource)
+        except BadAnswer as exc:
+            raise BadAnswer(f"{self.repo}: {resource.entity} list: {exc}") from None
 
     def get_all(self, url: str, what: str, params: dict[str, Any] | None = None) -> list[Any]:
         """Every page of a small list (a PR's commits or reviews)."""
@@ -270,7 +372,10 @@ class RepoApi:
         query: dict[str, Any] | None = {"per_page": self.per_page, **(params or {})}
         while next_url:
             response = self.get(next_url, what, query)
-            out.extend(response.data or [])
+            try:
+                out.extend(objects(response.data or [], "the list"))
+            except BadAnswer as exc:
+                raise BadAnswer(f"{self.repo}: {what}: {exc}") from None
             next_url, query = response.next_url, None
         return out
 
@@ -307,7 +412,7 @@ class RepoApi:
                 done = {**state, "resume": None}
                 yield Page([], done, done, True)
                 return
-            items = response.items(resource)
+            items = self.items(response, resource)
             if fresh and top is None:
                 first_etag = response.etag
                 top = items[0].get(resource.order) if items else mark

@@ -63,7 +63,7 @@ def preview(http: RepoApi, settings: GithubSettings, repo: RepoSettings) -> dict
                 after(run, "created_at")
                 and status in ("success", "failure")
                 and (pattern.search(workflow) or pattern.search(file))
-                and run.get("head_branch") == branch
+                and rows.deploys(run, name, repo.deploy_events, branch)
             ):
                 tally = files.setdefault(file or workflow, [0, 0])
                 tally[status != "success"] += 1
@@ -72,7 +72,10 @@ def preview(http: RepoApi, settings: GithubSettings, repo: RepoSettings) -> dict
             f"{ok + bad} runs of {f} ({ok} successful, {bad} failed)"
             for f, (ok, bad) in sorted(files.items())
         ]
-        detail = f"{'; '.join(parts) or 'no matching runs'} on branch {branch}; successful ones would count"
+        detail = (
+            f"{'; '.join(parts) or 'no matching runs'} on branch {branch} (pushes, schedules) or any ref "
+            "(manual dispatches, releases); successful ones would count"
+        )
     elif mode == "releases":
         tag_re = re.compile(repo.tag_pattern) if repo.tag_pattern else None
         tags = [
@@ -83,6 +86,7 @@ def preview(http: RepoApi, settings: GithubSettings, repo: RepoSettings) -> dict
             and after(r, "published_at")
             and (repo.prereleases or not r.get("prerelease"))
             and (tag_re is None or tag_re.search(r.get("tag_name") or ""))
+            and repo.tags.matches(str(r.get("tag_name") or ""))
         ]
         count = len(tags)
         detail = f"{count} published releases would count" + (f" (latest {tags[0]})" if tags else "")

@@ -10,9 +10,14 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from collectors.base import dig, parse_ts, require, timestamp
+from collectors.base import MissingField, dig, parse_ts, require, timestamp
 from collectors.github.settings import RepoSettings, ServiceRule
 from warehouse.batch import CommitInfo
+
+# what building a row of an object of the wrong shape raises (a null where an object was, a number where
+# a string was): the object is quarantined with the reason, never a traceback
+MALFORMED = (MissingField, TypeError, ValueError, AttributeError, KeyError, IndexError)
+DEPLOY_EVENTS_ON_BRANCH = {"push", "schedule"}  # events whose run deploys its branch: the deploy branch only
 
 SUCCESS_STATES = {"success"}
 FAILURE_STATES = {"failure", "error"}
@@ -24,6 +29,14 @@ RUN_FAILURE = {"failure", "timed_out", "startup_failure", "action_required"}
 def in_production(pattern: re.Pattern[str], environment: str, flag: Any = None) -> bool:
     """GitHub's own production flag, where set, decides; otherwise the environment's name does."""
     return flag is True or bool(pattern.search(environment.strip().lower()))
+
+
+def malformed(exc: Exception, payload: Any) -> MissingField:
+    """The quarantine reason of an object that raised `exc` while its row was built."""
+    if isinstance(exc, MissingField):
+        return exc
+    ident = payload.get("id") or payload.get("sha") if isinstance(payload, dict) else None
+    return MissingField(f"object {ident}: malformed ({type(exc).__name__}: {str(exc)[:120]})")
 
 
 def login(user: Any) -> str | None:
@@ -180,9 +193,9 @@ def deployment_row(
 
 def run_status(run: dict[str, Any]) -> str | None:
     """success / failure / cancelled for a completed run; None while it runs."""
-    if run.get("status") != "completed":
+    if str(run.get("status") or "").lower() != "completed":
         return None
-    conclusion = (run.get("conclusion") or "").lower()
+    conclusion = str(run.get("conclusion") or "").lower()
     if conclusion in RUN_SUCCESS:
         return "success"
     if conclusion in RUN_FAILURE:
@@ -278,7 +291,43 @@ def incident_row(repo: str, service: str, issue: dict[str, Any], severity: re.Pa
 
 
 def service_rows(settings: RepoSettings) -> list[dict[str, Any]]:
-    return [{"service": rule.name, "repo": settings.repo, "team": rule.team} for rule in settings.services]
+    return [
+        {"service": rule.name, "repo": settings.repo, "team": rule.team, "paths": list(rule.paths)}
+        for rule in settings.services
+    ]
+
+
+def from_fork(run: dict[str, Any], repo: str) -> bool:
+    """Whether a workflow run ran the code of another repository (a pull request from a fork): its head
+    repository is not the repository itself."""
+    head, own = run.get("head_repository"), run.get("repository")
+    if not isinstance(head, dict):
+        return False
+    if isinstance(own, dict) and head.get("id") is not None and own.get("id") is not None:
+        return bool(head.get("id") != own.get("id"))
+    return str(head.get("full_name") or repo).lower() != repo.lower()
+
+
+def deploys(run: dict[str, Any], repo: str, events: tuple[str, ...] | list[str], branch: str) -> bool:
+    """Whether a completed run of a deploy workflow is a deployment: a run of the repository itself, from
+    an event that deploys; a push or a schedule deploys the deploy branch only, while a manual dispatch or
+    a release deploys the ref it was given."""
+    event = str(run.get("event") or "").lower()
+    if from_fork(run, repo) or event not in {e.lower() for e in events}:
+        return False
+    return event not in DEPLOY_EVENTS_ON_BRANCH or run.get("head_branch") == branch
+
+
+def commit_files(repo: str, sha: str, files: list[Any]) -> list[dict[str, Any]]:
+    """commit_files rows of a commit's `files[]` (GET /repos/{repo}/commits/{sha}); a rename touches both
+    its old and its new path."""
+    paths: dict[str, None] = {}
+    for item in files:
+        if isinstance(item, dict):
+            for key in ("filename", "previous_filename"):
+                if isinstance(item.get(key), str) and item[key]:
+                    paths[item[key]] = None
+    return [{"repo": repo, "sha": sha, "path": path} for path in paths]
 
 
 class GraphView(dict[str, CommitInfo]):

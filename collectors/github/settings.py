@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from collectors.settings import Listing
+from collectors.settings import Listing, TagSelection
 from warehouse import settings
 from warehouse.settings import Bool, Int, NonNegative, Positive, Regex, Section, Str
 
@@ -44,6 +44,9 @@ class ServiceTable(Section):
     environment: Regex | None = None  # regex on the deployment environment (deployments mode)
     workflow: Regex | None = None  # regex on the workflow name or file (workflow-runs mode)
     tag: Regex | None = None  # regex on the release tag (releases mode)
+    # path globs (`*` matches any run of characters, `/` included): the service's changes are the commits
+    # touching at least one of them; none = every commit of the repository (METRICS.md "Service paths")
+    paths: tuple[Str, ...] = ()
 
 
 class ServiceRule(ServiceTable):
@@ -60,7 +63,12 @@ class RepoOptions(Section):
     branch: Str | None = None  # the deploy branch; None = the repo's default branch
     environment: Str = "production"  # what the modes without environments write
     tag_pattern: Regex | None = None  # releases mode: only tags matching this
+    # releases mode: the tags whose releases are deployments (globs; collectors/settings.py TagSelection)
+    deploy_tags: tuple[Str, ...] = ("*",)
+    exclude_tags: tuple[Str, ...] = ()
     prereleases: Bool = False
+    # workflow-runs mode: the events whose runs deploy (compared without regard to case)
+    deploy_events: tuple[Str, ...] = ("push", "workflow_dispatch", "release", "schedule")
 
 
 class RepoTable(RepoOptions):
@@ -88,6 +96,15 @@ class RepoSettings(RepoOptions):
     repo: Str
     services: tuple[ServiceRule, ...]
 
+    @property
+    def path_filtered(self) -> bool:
+        """Whether a service of the repository has paths: its commits' files are needed then."""
+        return any(rule.paths for rule in self.services)
+
+    @property
+    def tags(self) -> TagSelection:
+        return TagSelection(tuple(self.deploy_tags), tuple(self.exclude_tags))
+
 
 class GithubOptions(Section):
     """The keys of [github] that are not about one repo."""
@@ -110,6 +127,7 @@ class GithubOptions(Section):
     max_rate_limit_wait: NonNegative = 3600.0
     runs_lookback_hours: NonNegative = 24.0
     ca_bundle: Str | None = None  # PEM file of a private or corporate CA (GHES)
+    max_answer_mb: Positive = 64.0  # a larger answer is reported, not decoded
 
 
 class GithubSection(RepoOptions, GithubOptions):

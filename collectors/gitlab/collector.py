@@ -3,10 +3,13 @@
 Lists are walked newest-updated first with GitLab's `updated_after` filter, so an incremental run reads
 only what changed, and a deployment or pipeline that finishes later is listed again when it does. Newest
 first also means an item updated during a walk moves to pages already read: the walk may read an item
-twice, never skip one. Commits come from the default branch as the range `old_head..branch`. Every page
-becomes one `Batch` carrying the cursor that resumes after it: a run killed at any point redoes at most
-one page.
+twice, never skip one. Commits come from the default branch as the range `old_head..branch`, then from
+the history of each deployed commit still unknown (commits.py); releases, when they are deployments, are
+listed whole and reconciled (releases.py). Every page becomes one `Batch` carrying the cursor that resumes
+after it: a run killed at any point redoes at most one page.
 
+Each step (deployments, commits, MRs, ...) stands alone: an answer one endpoint gives that cannot be used
+is reported for it and the others go on; an object that cannot be used is quarantined with its reason.
 The transport (python-gitlab, failures sorted and explained) is in client.py.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -22,24 +25,32 @@ from urllib.parse import quote
 import gitlab
 
 from collectors import runner
-from collectors.base import CollectorError, MissingField, Progress, Run, RunResult, Stats, parse_ts, timestamp
+from collectors.base import (
+    CollectorError,
+    MissingField,
+    Progress,
+    Run,
+    RunResult,
+    Stats,
+    dig,
+    parse_ts,
+    timestamp,
+)
 from collectors.gitlab import rows
-from collectors.gitlab.client import Api, group_projects, iso
+from collectors.gitlab.client import Api, BadAnswer, group_projects, iso
+from collectors.gitlab.releases import ReleaseSteps
+from collectors.gitlab.scope import key_of, when
 from collectors.gitlab.settings import GitlabSettings, ProjectSettings, check_services
 from warehouse.batch import Batch, Record, Sink
 
 SOURCE = "gitlab"
 
 
-class RangeGone(CollectorError):
-    """The saved head of the default branch is gone (force push): the commits are listed again."""
-
-
 def _shift(value: str, hours: float) -> str:
     return iso(timestamp(value) - dt.timedelta(hours=hours))
 
 
-class ProjectCollector(runner.Scope):
+class ProjectCollector(ReleaseSteps):
     """Collects one project; runs in one worker thread with its own client."""
 
     def __init__(
@@ -62,56 +73,8 @@ class ProjectCollector(runner.Scope):
         self.tiers: dict[int, str | None] = {}
         self.environments: list[dict[str, Any]] = []
         self.commits_since: dt.datetime | None = None
-
-    def since_iso(self) -> str | None:
-        since = self.settings.since
-        return f"{since.isoformat()}T00:00:00.000000Z" if since else None
-
-    def walk(
-        self, entity: str, path: str, params: dict[str, Any], what: str, start: str | None = None
-    ) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
-        """Pages of items updated since the last run, newest first, with the cursor to save after each.
-
-        GitLab's updated_after is inclusive: the items at the mark come again, and those the last run
-        saw there (`mark_keys`) are dropped, so that a run with nothing new fetches no details.
-        """
-        state = self.cursor(entity)
-        mark, mark_keys = state.get("mark"), set(state.get("mark_keys") or [])
-        if state.get("resume"):
-            url: str | None = state["resume"]
-            query: dict[str, Any] | None = None
-            top, top_keys = state.get("top"), state.get("top_keys") or []
-        else:
-            url = path
-            query = {**params, "order_by": "updated_at", "sort": "desc", "per_page": self.settings.per_page}
-            after = mark or start or self.since_iso()
-            if after:
-                query["updated_after"] = after
-            top, top_keys = None, []
-        while url:
-            items, next_url = self.api.page(url, query, f"{self.name}: {what}")
-            items = items or []
-            if top is None:
-                stamps = {str(i.get("id")): timestamp(i["updated_at"]) for i in items if i.get("updated_at")}
-                newest = max(stamps.values(), default=None)
-                top = iso(newest) if newest else mark
-                top_keys = (
-                    sorted(k for k, v in stamps.items() if v == newest) if newest else sorted(mark_keys)
-                )
-            at_mark = parse_ts(mark) if mark else None
-            items = [
-                i
-                for i in items
-                if not (
-                    at_mark and parse_ts(i.get("updated_at")) == at_mark and str(i.get("id")) in mark_keys
-                )
-            ]
-            if next_url:
-                walking = {"mark": mark, "mark_keys": sorted(mark_keys), "resume": next_url}
-                yield items, {**walking, "top": top, "top_keys": top_keys}
-            else:
-                yield items, {"mark": top, "mark_keys": top_keys, "resume": None}
-            url, query = next_url, None
+        self.deployed = {}
+        self.unmatched: dict[str, int] = {}  # environments no service takes -> deployments
 
     def in_production(self, environment: str, tier: str | None) -> bool:
         if tier:
@@ -119,31 +82,49 @@ class ProjectCollector(runner.Scope):
         return bool(self.production.search(environment.strip().lower()))
 
     def run(self) -> None:
+        """Each step on its own: an answer one endpoint gives that cannot be used is reported, and the
+        other steps go on; the project then fails with every such answer named."""
         self.meta()
-        self.environments_list()
-        self.deployments()
-        if self.project.deploy_job:
-            self.jobs()
-        self.commits()
-        self.merge_requests()
-        if self.project.incidents:
-            self.incidents()
-        if self.project.pipelines:
-            self.pipelines()
+        steps = [self.environments_list, self.deployments]
+        steps += [self.jobs] if self.project.deploy_job else []
+        steps += [self.releases]
+        steps += [self.commits, self.deployed_history, self.merge_requests]
+        steps += [self.incidents] if self.project.incidents else []
+        steps += [self.pipelines] if self.project.pipelines else []
+        unusable = []
+        for step in steps:
+            try:
+                step()
+            except BadAnswer as exc:
+                unusable.append(str(exc))
+        for environment, count in sorted(self.unmatched.items()):
+            self.stats.warnings.append(
+                f"{self.name}: {count} deployments to {environment!r} match no service's environment: not "
+                "counted (services = [...] in dora.toml)"
+            )
+        if unusable:
+            raise CollectorError("; ".join(unusable) + " (what the other endpoints gave is saved)")
 
     def meta(self) -> None:
-        data, _ = self.api.page(self.base, None, f"{self.name}: project")
-        self.default_branch = data.get("default_branch") or "main"
+        data = self.api.one(self.base, f"{self.name}: project")
+        ident = data.get("id")
+        if not isinstance(ident, int):
+            raise BadAnswer(f"{self.name}: project: unusable answer from GitLab: no numeric id")
+        branch = data.get("default_branch")
+        self.default_branch = branch if isinstance(branch, str) and branch else "main"
         # the numeric id: shorter URLs, and it survives a rename of the project
-        self.base = f"/projects/{data['id']}"
-        batch = Batch(self.name, "project", rows={"services": [rows.service_row(self.project)]})
+        self.base = f"/projects/{ident}"
+        batch = Batch(self.name, "project", rows={"services": rows.service_rows(self.project)})
         batch.add_raw("projects", [Record(self.name, data)])
-        batch.cursor = {"id": data["id"], "default_branch": self.default_branch}
+        batch.cursor = {"id": ident, "default_branch": self.default_branch}
         self.write(batch)
 
-    def environments_list(self) -> None:
-        self.environments = self.api.all(f"{self.base}/environments", None, f"{self.name}: environments")
-        self.tiers = {e["id"]: e.get("tier") for e in self.environments if "id" in e}
+    def environments_list(self, write: bool = True) -> None:
+        listed = self.api.all(f"{self.base}/environments", None, f"{self.name}: environments")
+        self.environments = [e for e in listed if isinstance(e, dict)]
+        self.tiers = {e["id"]: e.get("tier") for e in self.environments if isinstance(e.get("id"), int)}
+        if not write:
+            return
         batch = Batch(self.name, "environments")
         batch.add_raw("environments", [Record(f"{self.name}:{e.get('id')}", e) for e in self.environments])
         self.write(batch)
@@ -151,28 +132,55 @@ class ProjectCollector(runner.Scope):
     def deployments(self) -> None:
         if not self.cursor("deployments").get("mark") and self.settings.since:
             self.baselines()
+        unchecked = list(self.cursor("deployments").get("unchecked") or [])
         for items, cursor in self.walk("deployments", f"{self.base}/deployments", {}, "deployments"):
-            batch = Batch(self.name, "deployments", cursor=cursor)
-            batch.add_raw("deployments", [Record(f"{self.name}:{d.get('id')}", d) for d in items])
+            batch = Batch(self.name, "deployments")
+            batch.add_raw("deployments", [Record(f"{self.name}:{d.get('id')}", d) for d in objects(items)])
             for deployment in items:
                 self.add_deployment(batch, "deployments", deployment)
+            batch.cursor = {**cursor, "unchecked": self.unchecked(unchecked, batch)}
             self.write(batch)
 
-    def add_deployment(self, batch: Batch, entity: str, payload: dict[str, Any]) -> None:
-        """The deployment row of a deployment (or of a deploy job), if finished; commits are fetched back
-        to the oldest one."""
-        try:
+    def unchecked(self, before: list[str], batch: Batch) -> list[str]:
+        """The deployed commits whose history is still to be looked at (deployed_history), saved in the
+        cursor of the deployments that name them: a run killed before it looks at them does it next time."""
+        before += [row["commit_sha"] for row in batch.rows.get("deployments", [])]
+        return list(dict.fromkeys(before))
+
+    def add_deployment(self, batch: Batch, entity: str, payload: Any) -> None:
+        """The deployment row of a deployment (or of a deploy job), if finished, to the service whose
+        environment matches; commits are fetched back to the oldest one."""
+
+        def make(item: dict[str, Any]) -> dict[str, Any] | None:
             if entity == "jobs":
                 environment = self.project.environment
-                row = rows.job_deployment_row(self.name, self.project.service, payload, environment)
+                row = rows.job_deployment_row(self.name, self.project.service, item, environment)
             else:
-                row = rows.deployment_row(self.name, self.project.service, payload, self.tiers)
-        except MissingField as exc:
-            self.quarantine(batch, entity, str(payload.get("id")), exc, payload)
-            return
+                row = rows.deployment_row(self.name, self.project.service, item, self.tiers)
+            if row is None:
+                return None
+            rule = self.project.service_for(row["environment"])
+            if rule is None:
+                self.unmatched[row["environment"]] = self.unmatched.get(row["environment"], 0) + 1
+                return None
+            return {**row, "service": rule.name}
+
+        key = key_of(payload, "id")
+        row = self.guarded(batch, entity, key, payload, make)
         if row:
             batch.add_rows("deployments", [row])
             self.note_baseline(row["finished_at"])
+            self.deployed.setdefault(row["commit_sha"], row["finished_at"])
+
+    def deployed_history(self) -> None:
+        """The history of the deployed commits still unknown (commits.py), oldest deployment first; then
+        the cursors forget them."""
+        names = [e for e in ("deployments", "jobs", "releases") if self.cursor(e).get("unchecked")]
+        saved = [sha for e in names for sha in self.cursor(e)["unchecked"]]
+        order = sorted(self.deployed, key=lambda sha: self.deployed[sha])
+        self.history(list(dict.fromkeys(saved + order)))
+        for entity in names:
+            self.write(Batch(self.name, entity, cursor={**self.cursor(entity), "unchecked": []}))
 
     def note_baseline(self, finished: dt.datetime | None) -> None:
         """Commits are fetched back to the oldest deployment seen, so that its own commit is there."""
@@ -196,9 +204,13 @@ class ProjectCollector(runner.Scope):
                 "per_page": 1,
             }
             found, _ = self.api.page(f"{self.base}/deployments", query, f"{self.name}: deployments")
-            for deployment in found or []:
-                batch.add_raw("deployments", [Record(f"{self.name}:{deployment.get('id')}", deployment)])
+            for deployment in found:
+                if isinstance(deployment, dict):
+                    batch.add_raw("deployments", [Record(f"{self.name}:{deployment.get('id')}", deployment)])
                 self.add_deployment(batch, "deployments", deployment)
+        # their commits' history too (the cursor of the walk that follows keeps them)
+        before = list(self.cursor("deployments").get("unchecked") or [])
+        batch.cursor = {**self.cursor("deployments"), "unchecked": self.unchecked(before, batch)}
         self.write(batch)
 
     def jobs(self) -> None:
@@ -227,16 +239,19 @@ class ProjectCollector(runner.Scope):
                 "sort": "desc",
                 "per_page": self.settings.per_page,
             }
+        unchecked = list(state.get("unchecked") or [])
         while url:
             items, next_url = self.api.page(url, query, f"{self.name}: jobs")
-            items = items or []
             if top is None:
-                seen = [timestamp(j["created_at"]) for j in items if j.get("created_at")]
+                seen = [t for t in (when(j, "created_at") for j in items) if t is not None]
                 top = iso(max(seen)) if seen else mark
             batch = Batch(self.name, "jobs")
             reached = False
             for job in items:
-                created = parse_ts(job.get("created_at"))
+                if not isinstance(job, dict):
+                    self.add_deployment(batch, "jobs", job)  # quarantined: not an object
+                    continue
+                created = when(job, "created_at")
                 if created is not None and ((stop_at and created < stop_at) or (since and created < since)):
                     reached = True
                     break
@@ -248,66 +263,11 @@ class ProjectCollector(runner.Scope):
             batch.cursor = (
                 {"mark": top, "resume": None} if last else {"mark": mark, "resume": next_url, "top": top}
             )
+            batch.cursor["unchecked"] = unchecked = self.unchecked(unchecked, batch)
             self.write(batch)
             if last:
                 return
             url, query = next_url, None
-
-    def commits(self) -> None:
-        state = self.cursor("commits")
-        branch, _ = self.api.page(
-            f"{self.base}/repository/branches/{quote(self.default_branch, safe='')}",
-            None,
-            f"{self.name}: branch {self.default_branch}",
-        )
-        head = (branch.get("commit") or {}).get("id")
-        if not head or (state.get("head") == head and not state.get("resume")):
-            return
-        old = state.get("head")
-        try:
-            self._commit_pages(state, head, f"{old}..{head}" if old else head, old is None)
-        except RangeGone:
-            self.cursors["commits"] = {}
-            self._commit_pages({}, head, head, True)
-
-    def _commit_pages(self, state: dict[str, Any], head: str, ref: str, first: bool) -> None:
-        if state.get("resume"):
-            url: str | None = state["resume"]
-            query: dict[str, Any] | None = None
-            head = state.get("new_head") or head
-        else:
-            url = f"{self.base}/repository/commits"
-            query = {"ref_name": ref, "per_page": self.settings.per_page}
-            start = self._commit_since() if first else None
-            if start:
-                query["since"] = start
-        old = state.get("head")
-        while url:
-            try:
-                items, next_url = self.api.page(url, query, f"{self.name}: commits")
-            except CollectorError as exc:
-                if old and "(404)" in str(exc):
-                    raise RangeGone(str(exc)) from None
-                raise
-            batch = Batch(self.name, "commits")
-            batch.add_raw("commits", [Record(f"{self.name}:{c.get('id')}", c) for c in items or []])
-            for commit in items or []:
-                try:
-                    batch.add_rows("commits", [rows.commit_row(self.name, commit)])
-                except MissingField as exc:
-                    self.quarantine(batch, "commits", str(commit.get("id")), exc, commit)
-            batch.cursor = {"head": old, "new_head": head, "resume": next_url} if next_url else {"head": head}
-            self.write(batch)
-            url, query = next_url, None
-
-    def _commit_since(self) -> str | None:
-        if self.settings.since is None:
-            return None
-        start = dt.datetime.combine(self.settings.since, dt.time())
-        if self.commits_since is not None:
-            start = min(start, self.commits_since)
-        # commits are authored before they are deployed: a margin so the baseline's own commit is there
-        return iso(start - dt.timedelta(days=1))
 
     def merge_requests(self) -> None:
         params = {"state": "merged", "scope": "all"}
@@ -317,32 +277,44 @@ class ProjectCollector(runner.Scope):
         )
         for items, cursor in pages:
             batch = Batch(self.name, "merge_requests", cursor=cursor)
-            batch.add_raw("merge_requests", [Record(f"{self.name}!{m.get('iid')}", m) for m in items])
-            merged = [mr for mr in items if mr.get("merged_at")]
-            for mr, (commits, notes) in zip(merged, self.details(merged), strict=True):
-                iid = mr.get("iid")
+            mrs = objects(items)
+            batch.add_raw("merge_requests", [Record(f"{self.name}!{m.get('iid')}", m) for m in mrs])
+            for item in items:
+                if not isinstance(item, dict):
+                    self.guarded(batch, "merge_requests", key_of(item, "iid"), item, dict)
+            merged = [mr for mr in mrs if mr.get("merged_at")]
+            for mr, details in zip(merged, self.details(merged), strict=True):
+                iid = str(mr.get("iid"))
+                if isinstance(details, BadAnswer):
+                    self.quarantine(batch, "merge_requests", iid, MissingField(str(details)), mr)
+                    continue
+                commits, notes = details
                 batch.add_raw("merge_request_commits", [Record(f"{self.name}!{iid}", commits)])
                 batch.add_raw("merge_request_notes", [Record(f"{self.name}!{iid}", notes)])
-                try:
-                    row, links = rows.merge_request_rows(self.name, mr, commits, notes, self.bots)
-                except MissingField as exc:
-                    self.quarantine(batch, "merge_requests", str(iid), exc, mr)
-                    continue
-                batch.add_rows("pull_requests", [row])
-                batch.add_rows("pull_request_commits", links)
+                made = self.guarded(batch, "merge_requests", iid, mr, self.mr_rows(commits, notes))
+                if made is not None:
+                    batch.add_rows("pull_requests", [made[0]])
+                    batch.add_rows("pull_request_commits", made[1])
             self.write(batch)
 
-    def details(self, merged: list[dict[str, Any]]) -> list[tuple[list[Any], list[Any]]]:
-        """The commits and notes of each MR: two requests per MR, the bulk of a run, so they go through
-        the shared pool (when there is one) instead of one after the other."""
+    def mr_rows(self, commits: list[Any], notes: list[Any]) -> Callable[[dict[str, Any]], Any]:
+        return lambda mr: rows.merge_request_rows(self.name, mr, commits, notes, self.bots)
 
-        def fetch(mr: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    def details(self, merged: list[dict[str, Any]]) -> list[tuple[list[Any], list[Any]] | BadAnswer]:
+        """The commits and notes of each MR: two requests per MR, the bulk of a run, so they go through
+        the shared pool (when there is one) instead of one after the other. An MR whose details cannot be
+        used is quarantined with the reason."""
+
+        def fetch(mr: dict[str, Any]) -> tuple[list[Any], list[Any]] | BadAnswer:
             api = self.api_for() if self.api_for else self.api
             iid = mr.get("iid")
             what = f"{self.name}: merge request !{iid}"
-            commits = api.all(f"{self.base}/merge_requests/{iid}/commits", None, what + " commits")
-            order = {"sort": "asc", "order_by": "created_at"}
-            return commits, api.all(f"{self.base}/merge_requests/{iid}/notes", order, what + " notes")
+            try:
+                commits = api.all(f"{self.base}/merge_requests/{iid}/commits", None, what + " commits")
+                order = {"sort": "asc", "order_by": "created_at"}
+                return commits, api.all(f"{self.base}/merge_requests/{iid}/notes", order, what + " notes")
+            except BadAnswer as exc:
+                return exc
 
         if self.pool is None or len(merged) < 2:
             return [fetch(mr) for mr in merged]
@@ -352,56 +324,70 @@ class ProjectCollector(runner.Scope):
         params = {"issue_type": "incident", "scope": "all"}
         for items, cursor in self.walk("issues", f"{self.base}/issues", params, "incidents"):
             batch = Batch(self.name, "issues", cursor=cursor)
-            batch.add_raw("issues", [Record(f"{self.name}#{i.get('iid')}", i) for i in items])
+            batch.add_raw("issues", [Record(f"{self.name}#{i.get('iid')}", i) for i in objects(items)])
             for issue in items:
-                try:
-                    batch.add_rows(
-                        "incidents",
-                        [rows.incident_row(self.name, self.project.service, issue, self.severity)],
-                    )
-                except MissingField as exc:
-                    self.quarantine(batch, "issues", str(issue.get("iid")), exc, issue)
+                key = key_of(issue, "iid")
+                row = self.guarded(
+                    batch,
+                    "issues",
+                    key,
+                    issue,
+                    lambda i: rows.incident_row(self.name, self.project.service, i, self.severity),
+                )
+                if row is not None:
+                    batch.add_rows("incidents", [row])
             self.write(batch)
 
     def pipelines(self) -> None:
         for items, cursor in self.walk("pipelines", f"{self.base}/pipelines", {}, "pipelines"):
             batch = Batch(self.name, "pipelines", cursor=cursor)
-            batch.add_raw("pipelines", [Record(f"{self.name}:{p.get('id')}", p) for p in items])
+            batch.add_raw("pipelines", [Record(f"{self.name}:{p.get('id')}", p) for p in objects(items)])
             for pipeline in items:
-                try:
-                    row = rows.pipeline_run_row(self.name, self.project.service, pipeline)
-                except MissingField as exc:
-                    self.quarantine(batch, "pipelines", str(pipeline.get("id")), exc, pipeline)
-                    continue
+                key = key_of(pipeline, "id")
+                row = self.guarded(
+                    batch,
+                    "pipelines",
+                    key,
+                    pipeline,
+                    lambda p: rows.pipeline_run_row(self.name, self.project.service, p),
+                )
                 if row:
                     batch.add_rows("pipeline_runs", [row])
             self.write(batch)
 
     def dry_run(self) -> dict[str, Any]:
-        data, _ = self.api.page(self.base, None, f"{self.name}: project")
-        self.base = f"/projects/{data['id']}"
-        self.environments_list_only()
+        data = self.api.one(self.base, f"{self.name}: project")
+        self.base = f"/projects/{data.get('id')}"
+        self.environments_list(write=False)
         query: dict[str, Any] = {"status": "success"}
         if self.settings.since:
             query["updated_after"] = self.since_iso()
         per_env: dict[str, int] = {}
-        for deployment in self.api.all(f"{self.base}/deployments", query, f"{self.name}: deployments"):
-            name = str((deployment.get("environment") or {}).get("name") or "").strip().lower()
+        for deployment in objects(
+            self.api.all(f"{self.base}/deployments", query, f"{self.name}: deployments")
+        ):
+            name = str(dig(deployment, "environment.name") or "").strip().lower()
             per_env[name] = per_env.get(name, 0) + 1
         tiers = {str(e.get("name") or "").strip().lower(): e.get("tier") for e in self.environments}
         production = {e: n for e, n in per_env.items() if self.in_production(e, tiers.get(e))}
         others = ", ".join(f"{e}: {n}" for e, n in sorted(per_env.items()) if e not in production)
         shown = ", ".join(f"{e} ({tiers.get(e) or 'by name'}): {n}" for e, n in sorted(production.items()))
-        return {
-            "project": self.name,
-            "service": self.project.service,
-            "would_count": sum(production.values()),
-            "detail": f"successful deployments to production: {shown or 'none'}; other environments: "
-            f"{others or 'none'}",
-        }
+        detail = (
+            f"successful deployments to production: {shown or 'none'}; other environments: {others or 'none'}"
+        )
+        count = sum(production.values())
+        if self.project.releases:
+            listed = objects(self.api.all(f"{self.base}/releases", None, f"{self.name}: releases"))
+            tags = [str(r.get("tag_name")) for r in listed if not r.get("upcoming_release")]
+            chosen = sum(1 for tag in tags if self.project.tags.matches(tag))
+            count += chosen if self.in_production(self.project.environment, None) else 0
+            detail += f"; releases: {chosen} of {len(tags)} selected ({self.project.tags.describe()})"
+        return {"project": self.name, "service": self.project.service, "would_count": count, "detail": detail}
 
-    def environments_list_only(self) -> None:
-        self.environments = self.api.all(f"{self.base}/environments", None, f"{self.name}: environments")
+
+def objects(items: list[Any]) -> list[dict[str, Any]]:
+    """The items of a list that are objects (the others are quarantined where rows are made)."""
+    return [item for item in items if isinstance(item, dict)]
 
 
 class GitlabCollector:

@@ -32,8 +32,27 @@ def is_bot(user: Any, bots: re.Pattern[str]) -> bool:
     return bool(user.get("bot")) or not name or bool(bots.search(name))
 
 
-def service_row(project: ProjectSettings) -> dict[str, Any]:
-    return {"service": project.service, "repo": project.path, "team": project.team}
+def service_rows(project: ProjectSettings) -> list[dict[str, Any]]:
+    return [
+        {"service": rule.name, "repo": project.path, "team": rule.team, "paths": list(rule.paths)}
+        for rule in project.services
+    ]
+
+
+def is_merge(commit: dict[str, Any]) -> bool:
+    return len(commit.get("parent_ids") or []) > 1
+
+
+def commit_file_rows(repo: str, sha: str, diffs: Iterable[Any]) -> list[dict[str, Any]]:
+    """The files a commit changed, from its diff against its first parent: both sides of a rename."""
+    paths: dict[str, None] = {}
+    for diff in diffs:
+        if not isinstance(diff, dict):
+            continue
+        for side in ("new_path", "old_path"):
+            if isinstance(diff.get(side), str) and diff[side]:
+                paths[diff[side]] = None
+    return [{"repo": repo, "sha": sha, "path": path} for path in paths]
 
 
 def commit_row(repo: str, commit: dict[str, Any]) -> dict[str, Any]:
@@ -189,6 +208,31 @@ def job_deployment_row(
         "finished_at": parse_ts(require(job, "finished_at", what)),
         "status": status,
     }
+
+
+def release_deployment_row(
+    repo: str, service: str, release: dict[str, Any], environment: str
+) -> dict[str, Any] | None:
+    """A published release as a successful deployment at its release time; None while it is upcoming."""
+    tag = require(release, "tag_name", f"release of {repo}")
+    what = f"release {tag} of {repo}"
+    if release.get("upcoming_release"):
+        return None
+    when = parse_ts(release.get("released_at") or require(release, "created_at", what))
+    return {
+        "deployment_id": release_id(repo, tag),
+        "service": service,
+        "environment": environment,
+        "environment_tier": None,
+        "commit_sha": require(release, "commit.id", what),
+        "started_at": when,
+        "finished_at": when,
+        "status": "success",
+    }
+
+
+def release_id(repo: str, tag: str) -> str:
+    return f"gitlab:{repo}:release:{tag}"
 
 
 def incident_row(repo: str, service: str, issue: dict[str, Any], severity: re.Pattern[str]) -> dict[str, Any]:

@@ -11,6 +11,12 @@ deploy_job = '^deploy(-prod)?$'             # also: finished jobs of this name o
 service = "checkout-api"
 team = "payments"
 incidents = false                           # incidents come from PagerDuty for this service
+
+[gitlab.project."acme/shop"]                # a monorepo: services told apart by environment and paths
+services = [
+  { name = "shop-web", team = "web", environment = "^web-", paths = ["web/*"] },
+  { name = "shop-api", environment = "^api-", paths = ["api/*", "lib/*"] },
+]
 ```
 Errors name the key (`gitlab.project."acme/x".deploy_job: ...`).
 """
@@ -21,9 +27,9 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
-from collectors.settings import Listing
+from collectors.settings import Listing, TagSelection
 from warehouse import settings
 from warehouse.settings import Bool, Int, NonNegative, Positive, Regex, Section, Str
 
@@ -41,20 +47,81 @@ class ProjectOptions(Section):
     incidents: Bool = True  # GitLab issues of type incident -> core.incidents
     pipelines: Bool = True  # pipelines -> core.pipeline_runs
     deploy_job: Regex | None = None  # finished jobs of this name on the default branch are deployments
-    environment: Str = "production"  # the environment of job deployments
+    environment: Str = "production"  # the environment of job and release deployments
+    releases: Bool = False  # published releases are deployments too (at their release time)
+    deploy_tags: tuple[Str, ...] = ("*",)  # ... those of tags matching a glob (collectors/settings.py)
+    exclude_tags: tuple[Str, ...] = ()  # ... and none of these
+
+    @property
+    def tags(self) -> TagSelection:
+        return TagSelection(tuple(self.deploy_tags), tuple(self.exclude_tags))
+
+
+PathGlob = Annotated[
+    Str, settings.matching(r"^[^/\s]", "{value} is not a path relative to the repository root")
+]
+
+
+class ServiceTable(Section):
+    """An item of a project's `services = [...]`: one service of a monorepo."""
+
+    name: Str
+    team: Str | None = None  # default: the project's team
+    environment: Regex | None = None  # regex on the deployment's environment; None: every environment
+    # globs on the files a commit changed (`*` crosses `/`); none: every commit of the project
+    paths: tuple[PathGlob, ...] = ()
+
+
+class ServiceRule(ServiceTable):
+    """One service of a project. A deployment goes to the first rule whose environment matches."""
+
+    team: Str
+
+    def takes(self, environment: str) -> bool:
+        """Environments are matched as the warehouse stores them: trimmed and lowercased."""
+        return self.environment is None or bool(re.search(self.environment, environment.strip().lower()))
 
 
 class ProjectTable(ProjectOptions):
-    """[gitlab.project."GROUP/NAME"]: the project's options and the service it is."""
+    """[gitlab.project."GROUP/NAME"]: the project's options and its service, or a monorepo's services."""
 
     service: Str | None = None  # default: the project's name
     team: Str | None = None  # default: its top-level group
+    services: tuple[ServiceTable, ...] | None = None
+
+    @field_validator("services")
+    @classmethod
+    def _some(cls, value: tuple[ServiceTable, ...] | None) -> tuple[ServiceTable, ...] | None:
+        if value is not None and not value:
+            raise ValueError("expected at least one service")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ProjectTable:
+        if self.service is not None and self.services is not None:
+            raise ValueError("give either service or services, not both")
+        return self
 
 
 class ProjectSettings(ProjectOptions):
     path: Str  # group/sub/name, as GitLab's path_with_namespace
-    service: Str
+    service: Str  # the first service's: incidents, pipelines and deploy jobs go to it
     team: Str
+    services: tuple[ServiceRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_service_at_least(self) -> ProjectSettings:
+        if not self.services:
+            self.services = (ServiceRule(name=self.service, team=self.team),)
+        return self
+
+    @property
+    def files(self) -> bool:
+        """Whether the files of each commit are needed: a service of the project is path-filtered."""
+        return any(rule.paths for rule in self.services)
+
+    def service_for(self, environment: str) -> ServiceRule | None:
+        return next((rule for rule in self.services if rule.takes(environment)), None)
 
 
 class GitlabOptions(Section):
@@ -74,6 +141,7 @@ class GitlabOptions(Section):
     timeout: Positive = 30.0
     retries: Int = Field(10, ge=1)  # python-gitlab's own retries of 429 and 5xx
     jobs_lookback_hours: NonNegative = 24.0  # a job listed late (it ran long) is still found on the next run
+    max_answer_mb: Positive = 64.0  # a larger answer is refused (reported for its project and endpoint)
 
 
 class GitlabSection(ProjectOptions, GitlabOptions):
@@ -112,13 +180,17 @@ def split_path(path: str) -> tuple[str, str]:
 def _project(path: str, table: ProjectTable | None, defaults: dict[str, Any]) -> ProjectSettings:
     table = table or ProjectTable()
     service, team = split_path(path)
+    team = team if table.team is None else table.team
     options = {**defaults, **table.model_dump(include=set(ProjectOptions.model_fields), exclude_unset=True)}
-    return ProjectSettings(
-        path=path,
-        service=service if table.service is None else table.service,
-        team=team if table.team is None else table.team,
-        **options,
-    )
+    rules: tuple[ServiceRule, ...]
+    if table.services is None:
+        rules = (ServiceRule(name=service if table.service is None else table.service, team=team),)
+    else:
+        rules = tuple(
+            ServiceRule(**{**s.model_dump(), "team": team if s.team is None else s.team})
+            for s in table.services
+        )
+    return ProjectSettings(path=path, service=rules[0].name, team=rules[0].team, services=rules, **options)
 
 
 PROJECTS = Listing("gitlab", "projects", "project", ProjectOptions, PROJECT_PATH, "--project", "GROUP/NAME")
@@ -135,10 +207,11 @@ def check_services(projects: tuple[ProjectSettings, ...] | list[ProjectSettings]
     """Two projects must not give the same service name: their deployments would mix."""
     seen: dict[str, str] = {}
     for project in projects:
-        other = seen.get(project.service)
-        if other is not None and other != project.path:
-            raise settings.ConfigError(
-                f"service {project.service!r} would come from both {other} and {project.path}: name one of "
-                f'them otherwise in dora.toml ([gitlab.project."{project.path}"] service = "...")'
-            )
-        seen[project.service] = project.path
+        for rule in project.services:
+            other = seen.get(rule.name)
+            if other is not None and other != project.path:
+                raise settings.ConfigError(
+                    f"service {rule.name!r} would come from both {other} and {project.path}: name one of "
+                    f'them otherwise in dora.toml ([gitlab.project."{project.path}"] service = "...")'
+                )
+            seen[rule.name] = project.path

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import ssl
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -29,14 +31,63 @@ class UntrustedCertificate(Exception):
     """Not an httpx TransportError, so that the client does not retry it before telling the user."""
 
 
+class ProxyFailed(Exception):
+    """The proxy refused or cannot be reached: no retry helps, the settings do."""
+
+
+class AnswerTooLarge(Exception):
+    """An answer past max_answer_mb: refused before it is read whole."""
+
+
+class BadAnswer(CollectorError):
+    """An answer the collector cannot use (not JSON, the wrong shape, too deep, too large): reported, and
+    the other steps go on."""
+
+
 class _TlsFailsFast(httpx2.HTTPTransport):
+    """Certificate and proxy failures raised at once; answers read no further than `limit` bytes."""
+
+    def __init__(self, limit: int, proxy: str | None, **kwargs: Any) -> None:
+        super().__init__(proxy=proxy, **kwargs)
+        self.limit, self.proxied = limit, proxy is not None
+
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         try:
-            return super().handle_request(request)
+            response = super().handle_request(request)
+        except httpx2.ProxyError as exc:
+            raise ProxyFailed(str(exc)) from None
         except httpx2.ConnectError as exc:
             if "CERTIFICATE_VERIFY_FAILED" in str(exc):
                 raise UntrustedCertificate(str(exc)) from None
+            if self.proxied:
+                raise ProxyFailed(str(exc)) from None
             raise
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            response.close()
+            raise AnswerTooLarge(f"{int(declared) / 2**20:.1f} MiB, more")
+        chunks, size = [], 0
+        for chunk in response.stream:  # type: ignore[union-attr]  # a sync transport's stream
+            size += len(chunk)
+            if size > self.limit:
+                response.close()
+                raise AnswerTooLarge("more")
+            chunks.append(chunk)
+        response.close()
+        # the raw bytes with their headers, as a stream: the client decodes and times them as it would have
+        stream = httpx2.ByteStream(b"".join(chunks))
+        return httpx2.Response(response.status_code, headers=response.headers, stream=stream, request=request)
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy HTTPS_PROXY (or ALL_PROXY) names for `url`, unless NO_PROXY exempts its host: the client's
+    own transport is replaced here, so its reading of them is done here."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(urllib.parse.urlsplit(url).scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(host):
+        return None
+    return proxy
 
 
 class Client(pagerduty.RestApiV2Client):
@@ -44,7 +95,10 @@ class Client(pagerduty.RestApiV2Client):
 
     def __init__(self, token: str, settings: PagerdutySettings, sleep: Callable[[float], None] = time.sleep):
         verify: Any = ssl.create_default_context(cafile=settings.ca_bundle) if settings.ca_bundle else True
-        super().__init__(token, base_url=settings.api_url.rstrip("/"), transport=_TlsFailsFast(verify=verify))
+        transport = _TlsFailsFast(
+            int(settings.max_answer_mb * 2**20), env_proxy(settings.api_url), verify=verify
+        )
+        super().__init__(token, base_url=settings.api_url.rstrip("/"), transport=transport)
         self.settings, self.sleep = settings, sleep
         self.requests = 0
         self.waited = 0.0
@@ -81,10 +135,40 @@ def make_client(token: str, settings: PagerdutySettings) -> Client:
     return Client(token, settings)
 
 
-def fatal(exc: Exception, what: str) -> CollectorError:
+# every failure of a call to the client, sorted by `fatal`; TypeError, KeyError and AttributeError come from
+# the client reading an answer of the wrong shape (`{"incidents": null}`), RecursionError from absurd nesting
+FAILURES = (
+    pagerduty.Error,
+    pagerduty.HttpError,
+    UntrustedCertificate,
+    ProxyFailed,
+    AnswerTooLarge,
+    RecursionError,
+    TypeError,
+    KeyError,
+    AttributeError,
+)
+
+
+def fatal(exc: BaseException, what: str, settings: PagerdutySettings | None = None) -> CollectorError:
     """A message that says what to do; never the client's own 401 text, which quotes part of the key."""
+    unusable = f"{what}: unusable answer from PagerDuty: "
+    if isinstance(exc, RecursionError):
+        return BadAnswer(unusable + "nested too deep")
+    if isinstance(exc, AnswerTooLarge):
+        limit = f"{settings.max_answer_mb:g}" if settings else "the"
+        return BadAnswer(unusable + f"{exc} than the {limit} MiB accepted (pagerduty.max_answer_mb)")
+    if isinstance(exc, (TypeError, KeyError, AttributeError)):
+        return BadAnswer(unusable + f"not the expected shape ({type(exc).__name__}: {str(exc)[:200]})")
+    if isinstance(exc, ProxyFailed):
+        return CollectorError(
+            f"{what}: the proxy (HTTPS_PROXY) refused or cannot be reached: check it, or NO_PROXY; behind "
+            "a TLS-inspecting proxy use --ca-bundle PATH with its CA"
+        )
     if isinstance(exc, pagerduty.HttpError):
         status = exc.response.status_code if exc.response is not None else None
+        if status is not None and 200 <= status < 300:
+            return BadAnswer(unusable + _body_start(exc.response))
         if status == 401:
             return TokenRejected(
                 f"PAGERDUTY_TOKEN was rejected (401): it is wrong or revoked, or belongs to "
@@ -105,6 +189,16 @@ def fatal(exc: Exception, what: str) -> CollectorError:
             "(pagerduty.ca_bundle in dora.toml)"
         )
     return CollectorError(f"{what}: cannot reach PagerDuty: {type(exc).__name__}")
+
+
+def _body_start(response: Any) -> str:
+    try:
+        text = str(response.text)
+    except Exception:
+        return "unreadable"
+    if text.strip() == "null":
+        return "null where an object was expected"
+    return f"not JSON ({len(text)} characters: {text[:60].strip()!r})"
 
 
 def _error_text(response: Any) -> str:

@@ -14,6 +14,7 @@ field, the time of its resolve log entry; never `updated_at`, which moves when a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from pagerduty.rest_api_v2_base_client import ITERATION_LIMIT
 from collectors import runner
 from collectors.base import CollectorError, MissingField, Progress, Run, RunResult, Stats, parse_ts, timestamp
 from collectors.pagerduty import rows
-from collectors.pagerduty.client import Client, UntrustedCertificate, fatal, iso, now_utc
+from collectors.pagerduty.client import FAILURES, BadAnswer, Client, fatal, iso, now_utc
 from collectors.pagerduty.settings import PagerdutySettings
 from warehouse.batch import Batch, Quarantined, Record, Sink
 
@@ -75,12 +76,18 @@ class PagerdutyCollector:
         ids = (name.removeprefix("service:"),) if name.startswith("service:") else ()
         scope = runner.Scope(name, run, stats, self.settings.full)
         before = self.api.requests
+        steps = [self.incidents] + ([self.change_events] if self.settings.change_events else [])
+        unusable = []
         try:
-            self.incidents(scope, ids)
-            if self.settings.change_events:
-                self.change_events(scope, ids)
+            for step in steps:
+                try:
+                    step(scope, ids)
+                except BadAnswer as exc:  # reported; the other step goes on
+                    unusable.append(str(exc))
         finally:
             stats.requests = self.api.requests - before
+        if unusable:
+            raise CollectorError("; ".join(unusable) + " (what was fetched is saved: run again later)")
 
     @property
     def api(self) -> Client:
@@ -97,11 +104,12 @@ class PagerdutyCollector:
     def list_services(self, sink: Sink) -> list[dict[str, Any]]:
         try:
             listed = list(self.api.iter_all("services", page_size=self.settings.page_size))
-        except (pagerduty.Error, pagerduty.HttpError, UntrustedCertificate) as exc:
-            raise fatal(exc, "services") from None
-        self.names = {s["id"]: s.get("name") or s.get("summary") or s["id"] for s in listed if "id" in s}
+        except FAILURES as exc:
+            raise fatal(exc, "services", self.settings) from None
+        usable = [s for s in listed if isinstance(s, dict) and isinstance(s.get("id"), str)]
+        self.names = {s["id"]: str(s.get("name") or s.get("summary") or s["id"]) for s in usable}
         batch = Batch("services", "services")
-        batch.add_raw("services", [Record(s["id"], s) for s in listed if "id" in s])
+        batch.add_raw("services", [Record(s["id"], s) for s in usable])
         sink.write(batch)
         return [
             {"pd_service_id": i, "pd_service": n, "service": self.our_service(i, n)}
@@ -131,8 +139,8 @@ class PagerdutyCollector:
                 # iter_all warns when it stops at the offset limit: handled below by halving the window
                 warnings.simplefilter("ignore")
                 items = list(self.api.iter_all(path, params=query, page_size=self.settings.page_size))
-        except (pagerduty.Error, pagerduty.HttpError, UntrustedCertificate) as exc:
-            raise fatal(exc, what) from None
+        except FAILURES as exc:
+            raise fatal(exc, what, self.settings) from None
         if len(items) + self.settings.page_size > ITERATION_LIMIT and end - start > dt.timedelta(seconds=2):
             middle = start + (end - start) / 2
             middle = middle.replace(microsecond=0)
@@ -154,20 +162,29 @@ class PagerdutyCollector:
                 params={"is_overview": "true", "time_zone": "UTC"},
                 page_size=self.settings.page_size,
             )
-            times = [parse_ts(e["created_at"]) for e in entries if e.get("type") == "resolve_log_entry"]
-        except (pagerduty.Error, pagerduty.HttpError, UntrustedCertificate) as exc:
-            raise fatal(exc, f"log entries of incident {ident}") from None
+            times = [
+                parse_ts(e["created_at"])
+                for e in entries
+                if isinstance(e, dict) and e.get("type") == "resolve_log_entry"
+            ]
+        except FAILURES as exc:
+            raise fatal(exc, f"log entries of incident {ident}", self.settings) from None
         if not times:
             raise MissingField(f"PagerDuty incident {ident}: resolved, but no resolve log entry")
         return max(t for t in times if t is not None)
 
     def incident_rows(self, batch: Batch, incidents: list[dict[str, Any]], open_ids: dict[str, str]) -> None:
-        batch.add_raw("incidents", [Record(str(i.get("id")), i) for i in incidents])
+        batch.add_raw("incidents", [Record(str(i.get("id")), i) for i in incidents if isinstance(i, dict)])
         for incident in incidents:
+            if not isinstance(incident, dict):
+                problem = f"PagerDuty incident: not an object ({type(incident).__name__})"
+                batch.quarantined.append(Quarantined("incidents", unusable_key(incident), problem, incident))
+                continue
             ident = str(incident.get("id"))
-            pd_service = incident.get("service") or {}
+            found = incident.get("service")
+            pd_service: dict[str, Any] = found if isinstance(found, dict) else {}
             pd_id = str(pd_service.get("id") or "")
-            pd_name = self.names.get(pd_id) or pd_service.get("summary") or pd_id
+            pd_name = str(self.names.get(pd_id) or pd_service.get("summary") or pd_id)
             service = self.our_service(pd_id, pd_name)
             if service is None:
                 self.unmapped[pd_name] = self.unmapped.get(pd_name, 0) + 1
@@ -177,6 +194,10 @@ class PagerdutyCollector:
                 batch.add_rows("incidents", [rows.incident_row(service, incident, resolved)])
             except MissingField as exc:
                 batch.quarantined.append(Quarantined("incidents", ident, str(exc), incident))
+                continue
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                problem = f"PagerDuty incident {ident}: unusable field ({type(exc).__name__}: {exc})"[:500]
+                batch.quarantined.append(Quarantined("incidents", ident, problem, incident))
                 continue
             if resolved is None:
                 open_ids[ident] = pd_id
@@ -197,9 +218,9 @@ class PagerdutyCollector:
                 if exc.response is not None and exc.response.status_code == 404:
                     open_ids.pop(ident)  # merged into another incident or deleted
                     continue
-                raise fatal(exc, f"incident {ident}") from None
-            except (pagerduty.Error, UntrustedCertificate) as exc:
-                raise fatal(exc, f"incident {ident}") from None
+                raise fatal(exc, f"incident {ident}", self.settings) from None
+            except FAILURES as exc:
+                raise fatal(exc, f"incident {ident}", self.settings) from None
         self.incident_rows(batch, fetched, open_ids)
         batch.cursor = {**state, "open": open_ids}
         scope.write(batch)
@@ -227,17 +248,33 @@ class PagerdutyCollector:
                 "change_events", {}, start, stop, f"change events {iso(start)}..{iso(stop)}"
             )
             batch = Batch(scope.name, "change_events", cursor={"until": iso(stop)})
-            batch.add_raw("change_events", [Record(str(e.get("id")), e) for e in items])
-            for event in items:
-                for ref in event.get("services") or []:
-                    pd_id = str(ref.get("id") or "")
+            events = [e for e in items if isinstance(e, dict)]
+            batch.add_raw("change_events", [Record(str(e.get("id")), e) for e in events])
+            for item in items:
+                if not isinstance(item, dict):
+                    problem = f"PagerDuty change event: not an object ({type(item).__name__})"
+                    batch.quarantined.append(Quarantined("change_events", unusable_key(item), problem, item))
+            for event in events:
+                listed = event.get("services")
+                refs: list[Any] = listed if isinstance(listed, list) else []
+                for ref in refs:
+                    pd_id = str(ref.get("id") or "") if isinstance(ref, dict) else ""
                     if wanted and pd_id not in wanted:
                         continue
                     service = self.our_service(pd_id, self.names.get(pd_id, pd_id))
                     if service is None:
                         continue
-                    sha = rows.change_sha(event, self.settings.change_event_sha_fields)
-                    if sha is None:
+                    environment = self.settings.change_event_environment
+                    try:
+                        sha = rows.change_sha(event, self.settings.change_event_sha_fields)
+                        row = rows.change_event_row(event, pd_id, service, sha, environment) if sha else None
+                    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                        problem = f"change event: unusable field ({type(exc).__name__}: {exc})"[:500]
+                        batch.quarantined.append(
+                            Quarantined("change_events", str(event.get("id")), problem, event)
+                        )
+                        continue
+                    if row is None:
                         problem = "change event without a commit sha in custom_details " + "/".join(
                             self.settings.change_event_sha_fields
                         )
@@ -245,11 +282,13 @@ class PagerdutyCollector:
                             Quarantined("change_events", str(event.get("id")), problem, event)
                         )
                         continue
-                    environment = self.settings.change_event_environment
-                    batch.add_rows(
-                        "deployments", [rows.change_event_row(event, pd_id, service, sha, environment)]
-                    )
+                    batch.add_rows("deployments", [row])
             scope.write(batch)
+
+
+def unusable_key(payload: Any) -> str:
+    """The key a payload that is no object is quarantined under: a digest of it."""
+    return "unusable:" + hashlib.sha1(repr(payload).encode()).hexdigest()[:12]
 
 
 def collect(

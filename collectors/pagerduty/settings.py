@@ -81,6 +81,7 @@ class PagerdutySection(Section):
     backoff: NonNegative = 0.5  # seconds, doubled per retry (the client's sleep_timer)
     rate_limit_retries: Int = Field(20, ge=1)  # 429s in a row before giving up
     max_rate_limit_wait: NonNegative = 600.0  # a Retry-After longer than this ends the run (saved so far)
+    max_answer_mb: Positive = 64.0  # a larger answer is refused (reported, the rest goes on)
     change_events: Bool = False
     change_event_sha_fields: settings.Strings = ("commit_sha", "sha", "git_sha", "commit", "revision")
     change_event_environment: Str = "production"

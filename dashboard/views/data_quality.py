@@ -1,10 +1,15 @@
 """Data quality: the counts that say how far to trust a number, and when each source last synced."""
 
+import datetime as dt
+
 import pandas as pd
 import streamlit as st
 
 from dashboard import format as fmt
 from dashboard import queries, ui
+from dashboard.filters import Filters
+from warehouse import db
+from warehouse.db import read_sql
 
 ctx = ui.context()
 ui.header("Data quality", ctx)
@@ -114,6 +119,55 @@ rows = ctx.explain("unattributed_incidents" if metric == "incidents" else metric
 if flag:
     rows = rows[rows[flag].fillna(False).astype(bool)]
 ui.rows_table(rows, columns, which.replace("_", "-"), key="dq-rows-table")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def file_coverage(path: str, version: str, filters: Filters, catalog_services: pd.DataFrame) -> pd.DataFrame:
+    """Per repository with a path-filtered service among those shown: its commits of the period and how
+    many have no file data (warehouse/sql/quality/commit_files.sql)."""
+    shown = catalog_services
+    if filters.services:
+        shown = shown[shown["service"].isin(filters.services)]
+    elif filters.teams:
+        shown = shown[shown["team"].isin(filters.teams)]
+    names = None if not (filters.services or filters.teams) else list(shown["service"])
+    start = dt.datetime.combine(filters.start, dt.time())
+    end = dt.datetime.combine(filters.end + dt.timedelta(days=1), dt.time())
+    with db.read(path) as con:
+        sql = read_sql("quality/commit_files.sql")
+        return con.execute(sql, {"start": start, "end": end, "services": names}).df()
+
+
+coverage = file_coverage(ctx.path, ctx.version, ctx.filters, ctx.catalog["services"])
+if len(coverage):
+    st.subheader("File data of path-filtered services")
+    missing, commits = int(coverage["without_files"].sum()), int(coverage["commits"].sum())
+    left, right = st.columns([1, 3])
+    with left, st.container(border=True):
+        st.metric(
+            "Commits without file data",
+            f"{missing:,}",
+            help="A service with paths is told apart by the files its commits changed (commit_files). "
+            "A commit without file data counts as a change of none of them: collect with file data "
+            "(the git collector, or clone = true) or add commit_files.csv to the bundle.",
+        )
+        st.caption(
+            f"of {fmt.count(commits, 'commit')} committed in the period, merges aside, in "
+            f"{fmt.count(len(coverage), 'repository', 'repositories')} with path-filtered services"
+        )
+    with right:
+        ui.table(
+            pd.DataFrame(
+                {
+                    "Repository": coverage["repo"],
+                    "Path-filtered services": coverage["path_filtered_services"],
+                    "Commits in the period": coverage["commits"],
+                    "Without file data": coverage["without_files"],
+                }
+            ),
+            "commits-without-file-data",
+            key="dq-files",
+        )
 
 st.subheader("Last sync per source")
 syncs = queries.sync_status(ctx.path, ctx.version)

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from dashboard import auth, queries, ui
 from dashboard import format as fmt
-from dashboard import queries, ui
 from warehouse.sandbox import SandboxError
 
 MAX_ROWS = 10_000
@@ -13,10 +13,11 @@ group by service
 order by deployments desc"""
 
 ctx = ui.context()
+auth.require_sql()  # stops the page unless this run's sign-in gate allowed SQL for this visitor
 st.title("SQL")
 st.caption(
-    "One read-only query at a time: no writes, no files, no extensions, 30 seconds at most. "
-    "The same sandbox as `dora sql`."
+    "One read-only query at a time: no writes, no files, no extensions, no server paths; 30 seconds and "
+    f"{MAX_ROWS:,} rows (64 MB of data) at most. The same sandbox as `dora sql`."
 )
 editor, schema = st.columns([3, 2])
 with schema:
@@ -50,7 +51,7 @@ if run or st.session_state.get("sql-last") == query:
     except SandboxError as exc:
         st.error(str(exc), icon=":material/block:")
     else:
-        if result.attrs.get("truncated"):
-            st.caption(f"The first {MAX_ROWS:,} rows.")
+        if result.attrs.get("note"):
+            st.warning(f"{str(result.attrs['note']).capitalize()}.", icon=":material/content_cut:")
         ui.table(result, "query-result", key="sql-result")
         st.caption(fmt.count(len(result), "row"))

@@ -17,13 +17,16 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from doralytics.cli.common import Format, app, emit, err, fail, run_transform, state
+from doralytics.cli.common import Format, app, emit, err, fail, note, run_transform, state
 from doralytics.config import ConfigError
 
 if TYPE_CHECKING:
     from collectors.base import RunResult, Stats
+    from collectors.git.collector import GitResult
+    from collectors.git.settings import GitSettings
     from warehouse.batch import Sink
 
 Settings = TypeVar("Settings")
@@ -141,7 +144,7 @@ def transform_after(summary: str) -> None:
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def collect_into(source: str, collect: Callable[[Sink, RichProgress], Result]) -> Result:
@@ -173,9 +176,6 @@ def summarize(
 ) -> None:
     """The end of every API collector: one row per scope, what was quarantined, warnings, errors, then the
     metrics rebuilt; exit code 1 if a scope failed."""
-    from warehouse import db
-    from warehouse.sync import quarantined
-
     rows = [
         {
             key: name,
@@ -187,14 +187,12 @@ def summarize(
     emit(rows, fmt, title=title)
     for warning in warnings:
         warn(warning)
-    with db.read(state.warehouse) as con:
-        for scope, entity, item, problem in quarantined(con, source, quarantined_since):
-            err.print(f"[yellow]quarantined[/yellow] {entity} {item} of {scope}: {problem}", highlight=False)
+    quarantined_lines(source, quarantined_since)
     for s in result.stats.values():
         for warning in s.warnings:
             warn(warning)
     for name, message in sorted(result.errors.items()):
-        err.print(f"[red]error:[/red] {name}: {message}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(f'{name}: {message}')}", highlight=False, soft_wrap=True)
     transform_after("metrics rebuilt")
     if result.errors:
         raise typer.Exit(1)
@@ -304,7 +302,12 @@ def git(
     team: Annotated[str | None, typer.Option(help="its team [default: unassigned]")] = None,
     repo: Annotated[str | None, typer.Option(help="the repo name commits are stored under")] = None,
     deploy_tags: Annotated[
-        str | None, typer.Option("--deploy-tags", help="tags that are deployments, a glob like 'v*'")
+        list[str] | None,
+        typer.Option("--deploy-tags", help="tags that are deployments, a glob like 'v*' (repeatable)"),
+    ] = None,
+    exclude_tags: Annotated[
+        list[str] | None,
+        typer.Option("--exclude-tags", help="tags that are not, a glob like '*rc*' (repeatable)"),
     ] = None,
     deploy_log: Annotated[
         Path | None, typer.Option("--deploy-log", help="a CSV with the deployments.csv columns")
@@ -314,13 +317,15 @@ def git(
 ) -> None:
     """Collect the commit graph of a local clone, and deployments from its tags or a deploy log.
 
-    Works offline. Incremental: a second run reads only the new commits.
+    The history read is the default branch's and every deployed commit's (a maintenance branch never
+    merged back included). A tag is a deployment at its tagger date (annotated) or its commit's committer
+    date (lightweight). Works offline. Incremental: a second run reads only the new commits; the
+    deployments of tags no longer selected are removed.
 
-    Example: dora collect git ../checkout --service checkout --deploy-tags 'v*'
+    Example: dora collect git ../checkout --service checkout --deploy-tags 'v*' --exclude-tags '*rc*'
     """
     from collectors.base import CollectorError
     from collectors.git import collector
-    from collectors.git.settings import GitSettings
     from warehouse import db
     from warehouse.sync import WarehouseSink
 
@@ -330,30 +335,117 @@ def git(
         fail("give the path of a git clone (or git.path in dora.toml)")
     if not folder.is_dir():
         fail(f"{folder}: no such folder")
-    tags = deploy_tags or section.get("deploy_tags")
     log_file = deploy_log or (Path(section["deploy_log"]) if "deploy_log" in section else None)
-    if tags and log_file:
-        fail("give either --deploy-tags or --deploy-log, not both")
     if log_file and not log_file.is_file():
         fail(f"--deploy-log: {log_file}: no such file")
-    name = folder.resolve().name.removesuffix(".git")
-    settings = GitSettings(
-        path=folder,
-        repo=repo or section.get("repo") or name,
-        service=service or section.get("service") or name,
-        team=team or section.get("team") or "unassigned",
-        deploy_tags=tags,
-        deploy_log=log_file,
-        environment=environment or section.get("environment") or "production",
-        rev=section.get("rev", "HEAD"),
+    settings = git_settings(
+        folder, section, service, team, repo, deploy_tags, exclude_tags, log_file, environment
     )
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
         with WarehouseSink(state.warehouse, collector.SOURCE) as sink:
-            counts = collector.collect(settings, sink)
+            result = collector.collect(settings, sink)
+            result.removed = sink.rows_removed
             sink.record_run(settings.repo)
     except CollectorError as exc:
         fail(str(exc))
     except db.WarehouseError as exc:
         fail(str(exc))
-    emit([{"repo": settings.repo, "service": settings.service, **counts}], fmt, title="git")
+    names = ",".join(s.name for s in settings.services)
+    emit([{"repo": settings.repo, "service": names, **result.counts()}], fmt, title="git")
+    if result.removed:
+        note(f"removed {result.removed} deployments of tags no longer selected")
+    production = result.production_tier or production_named(result.environments)
+    for warning in [*result.warnings, *([] if production else production_warning(result))]:
+        warn(warning)
+    quarantined_lines(collector.SOURCE, started)
     transform_after("metrics rebuilt")
+
+
+def git_settings(
+    folder: Path,
+    section: dict[str, Any],
+    service: str | None,
+    team: str | None,
+    repo: str | None,
+    deploy_tags: list[str] | None,
+    exclude_tags: list[str] | None,
+    log_file: Path | None,
+    environment: str | None,
+) -> GitSettings:
+    """The run's settings: the command line's options over [git] of dora.toml."""
+    from collectors.git.settings import GitSection, GitSettings, ServiceSpec
+    from collectors.settings import TagSelection
+    from warehouse.settings import parse
+
+    written = settings_of(lambda body: parse(GitSection, body, "git"), "git")
+    includes = tuple(deploy_tags or ()) or written.deploy_tags
+    excludes = tuple(exclude_tags or ()) or written.exclude_tags
+    if includes and log_file:
+        fail("give either --deploy-tags or --deploy-log, not both")
+    if excludes and not includes and not written.services:
+        fail("--exclude-tags leaves out some of the tags --deploy-tags selects: give --deploy-tags too")
+    name = folder.resolve().name.removesuffix(".git")
+    default_team = team or written.team or "unassigned"
+    if written.services:
+        if service or deploy_tags or exclude_tags:
+            fail(
+                "dora.toml has [[git.services]], each with its own tags: --service, --deploy-tags and "
+                "--exclude-tags do not apply (change the services' tags in dora.toml)"
+            )
+        services = tuple(
+            ServiceSpec(
+                name=s.name,
+                team=s.team or default_team,
+                tags=TagSelection(s.tags, s.exclude_tags),
+                paths=s.paths,
+            )
+            for s in written.services
+        )
+    else:
+        services = (
+            ServiceSpec(
+                name=service or written.service or name,
+                team=default_team,
+                tags=TagSelection(includes or (), excludes or ()),
+            ),
+        )
+    return GitSettings(
+        path=folder,
+        repo=repo or written.repo or name,
+        services=services,
+        deploy_log=log_file,
+        environment=environment or written.environment or "production",
+        rev=written.rev or "HEAD",
+    )
+
+
+def production_named(environments: set[str]) -> bool:
+    """Whether one of these environment names counts as production under [metrics]."""
+    import re
+
+    pattern = state.config.metrics.production_environments
+    return any(re.search(pattern, e.strip().lower()) for e in environments)
+
+
+def production_warning(result: GitResult) -> list[str]:
+    """Said when every deployment written lands outside production: the metrics would show none of them."""
+    if not result.deployments:
+        return []
+    return [
+        f"the {result.deployments} deployments went to {', '.join(sorted(map(repr, result.environments)))}, "
+        f"which [metrics] production_environments ({state.config.metrics.production_environments!r}) does "
+        "not count as production: the metrics will show none of them; pass --environment production, or "
+        "widen production_environments in dora.toml"
+    ]
+
+
+def quarantined_lines(source: str, since: dt.datetime | None) -> None:
+    """Each object of `source` quarantined since `since`, and why."""
+    from warehouse import db
+    from warehouse.sync import quarantined
+
+    with db.read(state.warehouse) as con:
+        for scope, entity, item, problem in quarantined(con, source, since):
+            line = escape(f"{entity} {item} of {scope}: {problem}")
+            err.print(f"[yellow]quarantined[/yellow] {line}", highlight=False, soft_wrap=True)

@@ -59,9 +59,11 @@ def gitlab(
     fmt: SummaryOpt = Format.table,
 ) -> None:
     """Collect projects from GitLab (token in GITLAB_TOKEN, scope read_api): commits of the default
-    branch, merged MRs, deployments, pipelines and incidents.
+    branch and the history of every deployed commit (a maintenance branch too), merged MRs, deployments
+    (and releases, with `releases = true` in dora.toml), pipelines and incidents.
 
     Incremental: a second run fetches only what changed. Safe to interrupt: the next run resumes.
+    An answer GitLab gives that cannot be used is reported for its project and endpoint; the rest goes on.
 
     Example: GITLAB_TOKEN=... dora -w dora.duckdb collect gitlab --group acme --since 2026-01-01
     """

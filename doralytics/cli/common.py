@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from doralytics import config as config_mod
 
@@ -32,6 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain: "[default: folder name]" stays as written
 )
 
 
@@ -65,7 +68,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def error(message: str) -> None:
-    note(f"[red]error:[/red] {message}")
+    # the message may echo user text (a commit title "[/skip ci]", a path): never read as rich markup
+    note(f"[red]error:[/red] {escape(message)}")
 
 
 def note(message: str) -> None:
@@ -97,13 +101,25 @@ def main_options(
     state.warehouse = warehouse or state.config.warehouse
 
 
-def existing_warehouse() -> Path:
-    """The warehouse a reading command reads: a path that does not exist is a mistake, not a new file."""
+def existing_warehouse(fresh: bool = False) -> Path:
+    """The warehouse a reading command reads: a path that does not exist is a mistake, not a new file.
+
+    Marts older than the core tables (rows loaded after the last transform, e.g. by a program that loads
+    without transforming) are refused when the command shows metrics (`fresh`), else a warning."""
     from warehouse import db
 
     path = db.resolve_path(state.warehouse)
     if not path.exists():
         fail(f"no warehouse at {path}: build one with `dora demo`, `dora import DIR` or `dora collect ...`")
+    try:
+        with db.read(path) as con:
+            lag = db.stale(con)
+    except db.WarehouseError as exc:
+        fail(str(exc))
+    if lag and fresh:
+        fail(f"{path}: {lag}")
+    if lag:
+        note(f"[yellow]warning:[/yellow] {path}: {lag}")
     return path
 
 
@@ -165,9 +181,9 @@ def emit(
         table = Table(title=title, show_lines=False)
         columns = list(rows[0]) if rows else []
         for column in columns:
-            table.add_column(column, overflow="fold")
+            table.add_column(Text(column), overflow="fold")
         for row in rows:
-            table.add_row(*(_human(row[c]) for c in columns))
+            table.add_row(*(Text(_human(row[c])) for c in columns))
         Console(width=max(Console().width, width)).print(table if rows else "(no rows)")
 
 

@@ -25,12 +25,14 @@ def import_(folder: Annotated[Path, typer.Argument(help="folder holding the bund
 
     Example: dora --warehouse dora.duckdb import ./bundle
     """
-    from warehouse import db, load
+    from warehouse import db, load, publish
     from warehouse.bundle import BundleError
 
     try:
+        # One write: the load and the transform are published together, or (an error, a kill) neither.
         with db.write(state.warehouse) as con:
             counts = load.import_bundle(con, folder)
+            publish.fault_point("loaded")
             run_transform(con)
     except BundleError as exc:
         fail(str(exc))

@@ -49,7 +49,7 @@ def metrics(
 
     scope = scope_of(start, end, group_by, service, team, environment)
     try:
-        with db.read(existing_warehouse()) as con:
+        with db.read(existing_warehouse(fresh=True)) as con:
             groups = compute(con, scope, state.config.metrics.tiers)
     except db.WarehouseError as exc:
         fail(str(exc))
@@ -112,7 +112,8 @@ def explain(
         typer.Argument(
             help="deployment_frequency, lead_time, change_failure_rate, "
             "recovery_time, rework_rate, incident_mttr, incidents, "
-            "unattributed_incidents"
+            "unattributed_incidents, outside_paths (the commits a path-filtered "
+            "service's deployments reached but did not ship: outside its paths)"
         ),
     ],
     start: FromOpt,
@@ -125,10 +126,14 @@ def explain(
     service: ServiceOpt = None,
     team: TeamOpt = None,
     environment: EnvOpt = None,
+    deployment: Annotated[
+        str | None, typer.Option("--deployment", help="only the rows of this deployment_id")
+    ] = None,
 ) -> None:
     """The rows behind a number: deployments, changes or incidents, with the signal behind each failure.
 
     Example: dora explain change_failure_rate --group checkout --from 2026-03-02 --to 2026-03-15
+    Example: dora explain outside_paths --deployment web-3 --from 2026-03-01 --to 2026-03-31
     """
     from warehouse import db
     from warehouse.metrics import EXPLAIN
@@ -137,8 +142,8 @@ def explain(
     if metric not in EXPLAIN:
         fail(f"unknown metric {metric!r}; one of: {', '.join(EXPLAIN)}")
     scope = scope_of(start, end, group_by, service, team, environment)
-    with db.read(existing_warehouse()) as con:
-        frame = explain_rows(con, metric, scope, group)
+    with db.read(existing_warehouse(fresh=True)) as con:
+        frame = explain_rows(con, metric, scope, group, deployment)
     rows = records(frame)
     emit(
         rows,
@@ -151,17 +156,69 @@ def explain(
 def sql(
     query: Annotated[str, typer.Argument(help="one SELECT statement")],
     fmt: FormatOpt = Format.table,
-    timeout: Annotated[float, typer.Option(help="seconds before the query is interrupted")] = 30.0,
+    timeout: Annotated[
+        float | None, typer.Option(help="seconds before the query is interrupted  [default: 30]")
+    ] = None,
+    max_rows: Annotated[
+        int | None, typer.Option("--max-rows", help="rows of the result at most  [default: 100000]")
+    ] = None,
+    max_mb: Annotated[
+        int | None, typer.Option("--max-mb", help="MB of result data at most  [default: 64]")
+    ] = None,
 ) -> None:
-    """Ad-hoc, read-only SQL on the warehouse: no writes, no files, no extensions.
+    """Ad-hoc, read-only SQL on the warehouse: no writes, no files, no extensions, no server paths.
 
-    Example: dora sql "select service, count(*) from marts.deployments group by all"
+    Each query runs in a process of its own, limited in time, memory and result size; a result cut at a
+    limit says so on stderr. Example: dora sql "select service, count(*) from marts.deployments group by all"
     """
-    from warehouse import db
-    from warehouse.sandbox import SandboxError, run_query
+    import math
+    from typing import NoReturn
 
+    from rich.text import Text
+
+    from doralytics.cli.common import err, note
+    from warehouse import db
+    from warehouse.sandbox import MB, SandboxError, run_query
+
+    def cell(value: Any) -> str:
+        # as the other commands' tables show a value: None as -, floats rounded
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{value:,.2f}"
+        if isinstance(value, list | tuple):
+            return ", ".join(map(str, value))
+        return str(value)
+
+    def refuse(message: str) -> NoReturn:
+        # Not fail(): its markup would read brackets of the user's SQL in the message ("[/x]") as tags.
+        err.print(Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        refuse(f"--timeout: expected a positive number of seconds, got {timeout:g}")
+    for option, value in (("--max-rows", max_rows), ("--max-mb", max_mb)):
+        if value is not None and value < 1:
+            refuse(f"{option}: expected a whole number of at least 1, got {value}")
     try:
-        frame = run_query(db.resolve_path(state.warehouse), query, timeout_seconds=timeout)
+        frame = run_query(
+            db.resolve_path(state.warehouse),
+            query,
+            timeout_seconds=timeout,
+            max_rows=max_rows,
+            max_bytes=max_mb * MB if max_mb is not None else None,
+        )
     except SandboxError as exc:
-        fail(str(exc))
-    emit(records(frame), fmt)
+        refuse(str(exc))
+    rows = records(frame)
+    table = None
+    if fmt is Format.table and rows:
+        # Text cells: a value such as "[/x]" is data, not markup.
+        table = Table(show_lines=False)
+        for column in rows[0]:
+            table.add_column(Text(column), overflow="fold")
+        for row in rows:
+            table.add_row(*(Text(cell(value)) for value in row.values()))
+    emit(rows, fmt, table=table)
+    if frame.attrs.get("note"):
+        note(f"{frame.attrs['note']}: --max-rows and --max-mb raise the limits")

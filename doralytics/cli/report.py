@@ -198,15 +198,22 @@ def schedule(
     max_runs: Annotated[
         int | None, typer.Option(help="exit after this many runs (for a test or a one-off)")
     ] = None,
+    run_job_name: Annotated[
+        str | None, typer.Option("--run-job", hidden=True, help="run this job once, now (a supervised child)")
+    ] = None,
 ) -> None:
     """Run the [[schedule]] jobs of dora.toml in the foreground: collect, then report and deliver.
 
-    A run missed while the machine slept runs once on wake, not once per missed time.
+    A run missed while the machine slept runs once on wake, not once per missed time. Each run is a child
+    process: SIGTERM, SIGHUP or Ctrl-C stops it (and its collector) before the scheduler exits, and a run
+    cut short runs again on the next start.
 
     Example: dora --config dora.toml schedule --list
     """
+    from doralytics.cli import supervise
+    from reports import deliver, settings
     from reports import schedule as sched
-    from reports import settings
+    from warehouse import db
 
     try:
         jobs = settings.jobs(state.config.sections)
@@ -224,7 +231,8 @@ def schedule(
                     "cron": j.cron,
                     "timezone": j.timezone,
                     "collect": "; ".join(j.collect) or "-",
-                    "to": ", ".join([*j.email, *([j.webhook.split("/")[2]] if j.webhook else [])]) or "-",
+                    "to": ", ".join([*j.email, *([deliver.webhook_host(j.webhook)] if j.webhook else [])])
+                    or "-",
                     "next runs": ", ".join(
                         t.strftime("%a %Y-%m-%d %H:%M %Z")
                         for t in sched.next_fire_times(j.cron, j.timezone, now, 3)
@@ -239,7 +247,28 @@ def schedule(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every heartbeat at INFO
-    sched.run(jobs, run_job, max_runs=max_runs)
+    if run_job_name is not None:
+        named = {j.name: j for j in jobs}
+        if run_job_name not in named:
+            fail(f"no job {run_job_name!r} in dora.toml")
+        supervise.follow_parent()
+        run_job(named[run_job_name])
+        return
+    children = supervise.Children()
+
+    def run_child(job: Job) -> None:
+        try:
+            proc = children.popen([*_dora_args(), "schedule", "--run-job", job.name], death_signal=False)
+        except supervise.Stopping:
+            return
+        code = proc.wait()
+        if code != 0 and not stop.event.is_set():
+            log.error("job %s: exited with %d", job.name, code)
+
+    stop = sched.Stop()
+    ledger = sched.Ledger(Path(f"{db.resolve_path(state.warehouse).resolve()}.schedule.json"))
+    with supervise.stop_signals(lambda sig: stop.request(sig.name)):
+        sched.run(jobs, run_child, max_runs=max_runs, stop=stop, on_stop=children.stop, ledger=ledger)
 
 
 def _dora_args() -> list[str]:

@@ -139,3 +139,33 @@ def test_kill_9_mid_run_then_resume(reference: dict, warehouse: Path, tmp_path: 
     assert rows(warehouse, "select count(*) - count(distinct key) from raw.github__pulls") == [(0,)]
     # resumed where it stopped, not from scratch (a whole run is about 40 requests)
     assert first + second <= 40 + 12
+
+
+def test_a_bad_answer_is_reported_the_rest_collected_and_the_metrics_rebuilt(
+    fake: FakeGitHub, warehouse: Path, tmp_path: Path
+) -> None:
+    fake.fail(r"/pulls$", 200, b"<html><body>Please sign in to the proxy</body></html>")
+    toml = config(tmp_path, fake)
+    code, out, errors = finish(start_dora(warehouse, toml, "collect", "github"))
+    assert code == 1
+    assert "acme/checkout: pulls list: the answer is not JSON" in " ".join(errors.split())
+    assert "Traceback" not in errors
+    code, out, _ = finish(
+        start_dora(
+            warehouse, toml, "metrics", "--from", "2026-03-02", "--to", "2026-03-08", "--format", "json"
+        )
+    )
+    (group,) = json.loads(out)["groups"]
+    assert code == 0 and group["deployments"] == 7  # the deployments were collected and transformed
+
+
+def test_narrowing_the_releases_says_how_many_deployments_were_removed(
+    fake: FakeGitHub, warehouse: Path, tmp_path: Path
+) -> None:
+    toml = config(tmp_path, fake, 'deployments = "releases"')
+    assert finish(start_dora(warehouse, toml, "collect", "github"))[0] == 0
+    toml = config(tmp_path, fake, 'deployments = "releases"\nexclude_tags = ["v1.0.*", "v1.1.*"]')
+    code, _, errors = finish(start_dora(warehouse, toml, "collect", "github"))
+    assert code == 0, errors
+    assert "2 release deployments removed" in " ".join(errors.split())
+    assert rows(warehouse, "select deployment_id from core.deployments") == [("github:release:705",)]

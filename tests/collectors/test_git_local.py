@@ -12,6 +12,8 @@ import pytest
 
 from collectors.base import CollectorError
 from collectors.git import collector as git_local
+from collectors.git.settings import GitSettings, ServiceSpec
+from collectors.settings import TagSelection
 from tests.support.collect import rows
 from tests.support.git_repo import Repo, day
 from warehouse import db
@@ -49,10 +51,14 @@ def repo(tmp_path: Path) -> Repo:
     return r
 
 
-def collect(path: Path, warehouse: Path, **options) -> dict[str, int]:
-    settings = git_local.GitSettings(path=path, repo="shop", service="shop", team="web", **options)
+def collect(path: Path, warehouse: Path, deploy_tags: str | None = None, **options) -> dict[str, int]:
+    """Commits and deployments written by one run of the collector."""
+    tags = TagSelection.of(deploy_tags)
+    service = ServiceSpec(name="shop", team="web", tags=tags)
+    settings = GitSettings(path=path, repo="shop", services=(service,), **options)
     with WarehouseSink(warehouse, "git") as sink:
-        return git_local.collect(settings, sink)
+        result = git_local.collect(settings, sink)
+    return {"commits": result.commits, "deployments": result.deployments}
 
 
 def test_commits_and_tag_deployments(repo: Repo, warehouse: Path) -> None:
@@ -101,8 +107,13 @@ def test_rewritten_history_is_read_again(repo: Repo, warehouse: Path) -> None:
     collect(repo.path, warehouse)
     repo.git("reset", "-q", "--hard", repo.merge)
     amended = repo.commit("other.py", "Another line of work", day(6, 9))
-    assert collect(repo.path, warehouse)["commits"] == 5  # the old head is no ancestor: all of main again
+    # the old head is no ancestor, but every commit it reaches was read: only the new one is read
+    assert collect(repo.path, warehouse)["commits"] == 1
     assert rows(warehouse, f"select count(*) from core.commits where sha = '{amended}'") == [(1,)]
+    repo.git("commit", "-q", "--amend", "-m", "Another line of work, amended", when=day(6, 10))
+    repo.git("reflog", "expire", "--expire=now", "--all")
+    repo.git("gc", "-q", "--prune=now")  # the previous head is gone from the repository
+    assert collect(repo.path, warehouse)["commits"] == 5  # so all of main is read again
 
 
 def test_deploy_log(repo: Repo, warehouse: Path, tmp_path: Path) -> None:
@@ -175,12 +186,62 @@ def test_command_line(repo: Repo, warehouse: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [
-        {"repo": "shop", "service": "shop-web", "commits": 6, "deployments": 4}
+        {
+            "repo": "shop",
+            "service": "shop-web",
+            "commits": 6,
+            "files": 0,  # no service has paths: no file lists
+            "deployments": 4,
+            "removed": 0,
+            "skipped_tags": 0,
+            "quarantined": 0,
+            "repaired": 0,
+        }
     ]
     assert rows(warehouse, "select count(*) from marts.deployments") != [(0,)]  # transformed after collect
 
 
 def test_not_a_repository(tmp_path: Path, warehouse: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CollectorError, match="not a git repository|no commit"):
+    with pytest.raises(CollectorError, match="empty: not a git repository"):
         collect(tmp_path / "empty", warehouse)
+
+
+class FailingSink(WarehouseSink):
+    """A sink whose run dies (as a kill would) after `writes` batches."""
+
+    def __init__(self, path: Path, writes: int) -> None:
+        super().__init__(path, "git")
+        self.left = writes
+
+    def write(self, batch) -> None:
+        if self.left == 0:
+            raise KeyboardInterrupt("killed")
+        self.left -= 1
+        super().write(batch)
+
+
+def test_a_run_stopped_halfway_is_finished_by_the_next(
+    repo: Repo, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("collectors.git.repo.BATCH_COMMITS", 2)
+    service = ServiceSpec(name="shop", team="web", tags=TagSelection(("v*",)))
+    settings = GitSettings(path=repo.path, repo="shop", services=(service,))
+    with FailingSink(warehouse, writes=2) as sink, pytest.raises(KeyboardInterrupt):
+        git_local.collect(settings, sink)  # the services, then 2 of the 6 commits
+    assert rows(warehouse, "select count(*) from core.commits") == [(2,)]
+    assert collect(repo.path, warehouse, deploy_tags="v*") == {"commits": 6, "deployments": 4}
+    assert rows(warehouse, "select count(*) from core.commits") == [(6,)]
+    assert collect(repo.path, warehouse, deploy_tags="v*") == {"commits": 0, "deployments": 4}
+
+
+def test_tag_selection_includes_and_excludes() -> None:
+    selection = TagSelection.of(["v*", "release/[0-9]*"], ["*rc*", "*-dev?"])
+    chosen = [
+        name
+        for name in ("v1.0", "v1.1rc1", "v2-dev1", "v2-dev10", "release/2026.1", "release/next", "V3", "x")
+        if selection.matches(name)
+    ]
+    assert chosen == ["v1.0", "v2-dev10", "release/2026.1"]  # case-sensitive; `?` is one character
+    assert not TagSelection.of(None) and TagSelection.of("v*").includes == ("v*",)
+    assert not TagSelection((), ("*",)).matches("v1")  # no include: nothing

@@ -105,15 +105,34 @@ def test_quarantine_and_known_commits(warehouse: Path) -> None:
     ]
 
 
-def test_the_connection_is_released_when_idle(warehouse: Path) -> None:
+def test_a_reader_in_another_process_is_not_blocked_during_a_sync(warehouse: Path) -> None:
+    import subprocess
+    import sys
     import time
 
-    import duckdb
+    from warehouse import db
 
-    with WarehouseSink(warehouse, "github", idle_seconds=0.1) as sink:
+    count = (
+        "from warehouse import db; import sys\n"
+        "with db.read(sys.argv[1]) as con:\n"
+        "    print(con.execute('select count(*) from core.deployments').fetchone()[0])"
+    )
+
+    def reader() -> tuple[str, float]:
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-c", count, str(warehouse)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip(), time.monotonic() - started
+
+    with db.write(warehouse):
+        pass  # a warehouse that exists (published) before the sync
+    with WarehouseSink(warehouse, "github") as sink:
         sink.write(batch())
-        time.sleep(0.5)
-        # a reader (the dashboard) can open the file while the sync waits for the network
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            assert con.execute("select count(*) from core.deployments").fetchone() == (1,)
-        sink.write(batch())
+        # the dashboard answers from the last published state while the sync holds its working copy
+        seen, seconds = reader()
+        assert seen == "0" and seconds < 10
+    with db.write(warehouse):
+        pass  # the transform after a collect publishes the batches with it
+    assert reader()[0] == "1"

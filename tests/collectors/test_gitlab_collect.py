@@ -11,7 +11,6 @@ import json
 import re
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from collectors.gitlab import settings as gitlab_settings
@@ -293,16 +292,10 @@ def test_project_path_maps_to_service_and_team_unless_configured() -> None:
 def test_warehouse_keys_are_unique_after_repeated_runs(fake: FakeGitLab, warehouse: Path) -> None:
     for _ in range(2):
         run(fake, warehouse, full=True)
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        for table, key in [
-            ("deployments", "deployment_id"),
-            ("commits", "repo, sha"),
-            ("incidents", "incident_id"),
-        ]:
-            dup = con.execute(
-                f"select {key}, count(*) from core.{table} group by all having count(*) > 1"
-            ).fetchall()
-            assert dup == [], table
-    finally:
-        con.close()
+    for table, key in [
+        ("deployments", "deployment_id"),
+        ("commits", "repo, sha"),
+        ("incidents", "incident_id"),
+    ]:
+        dup = rows(warehouse, f"select {key}, count(*) from core.{table} group by all having count(*) > 1")
+        assert dup == [], table

@@ -21,6 +21,7 @@ from tests.support.collect import TOKEN, incidents, rows
 from tests.support.collect import pagerduty_settings as settings_for
 from tests.support.collect import run_pagerduty as run
 from tests.support.fake_pagerduty import FakePagerDuty, load_fixture
+from warehouse import db
 from warehouse.batch import Batch
 from warehouse.sync import WarehouseSink
 
@@ -117,6 +118,8 @@ def test_killed_mid_run_resumes_without_gap_or_duplicate(
             {"service": "checkout", "repo": "acme/platform/checkout", "team": "acme"},
             {"service": "search", "repo": "acme/search", "team": "acme"},
         ]}))  # fmt: skip
+    with db.write(warehouse):  # published (a collect's sink is published by the transform after it)
+        pass
     fake.reset_log()
     command = [sys.executable, "-m", "doralytics", "-w", str(warehouse), "collect", "pagerduty",
                "--api-url", fake.url, "--ca-bundle", str(tls[0]), "--since", SINCE.isoformat()]  # fmt: skip
@@ -131,7 +134,6 @@ def test_killed_mid_run_resumes_without_gap_or_duplicate(
     process.wait(timeout=60)
     fake.on_request = None
     assert process.returncode == -signal.SIGKILL
-    assert len(incidents(warehouse)) == 3
     fake.reset_log()
     resumed = run(fake, warehouse, tls)
     assert resumed.errors == {}

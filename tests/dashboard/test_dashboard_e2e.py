@@ -79,3 +79,28 @@ def test_dashboard_in_a_real_browser(tmp_path_factory, tmp_path):
         other = page.context.browser.new_page(viewport={"width": 1600, "height": 1400})
         browser.open_page(other, link, timeout=120)
         assert browser.metric_values(other) == one
+
+
+# Whether any part of a tile's value is cut: an element whose content is wider than its box.
+CUT_VALUES_JS = """
+() => [...document.querySelectorAll('[data-testid="stMetricValue"]')].flatMap(value =>
+    [value, ...value.querySelectorAll('*')]
+        .filter(e => e.scrollWidth > e.clientWidth + 0.5 || e.getBoundingClientRect().right
+            > value.closest('[data-testid="stMetric"]').getBoundingClientRect().right + 0.5)
+        .map(e => value.innerText + ': ' + e.scrollWidth + ' > ' + e.clientWidth))
+"""
+
+
+def test_tile_values_are_not_cut_at_1440_px(tmp_path_factory, tmp_path):
+    """Issue 10: at a 1440 px wide window the overview's tiles showed "8.3 per ..." and "28.3 ho..."."""
+    path = demo_warehouse(tmp_path_factory.getbasetemp())
+    with (
+        browser.serve(path, timeout=120, log=tmp_path / "dashboard.log") as url,
+        browser.browser_page(width=1440, height=1600) as page,
+    ):
+        for width in (1440, 1280):
+            page.set_viewport_size({"width": width, "height": 1600})
+            browser.open_page(page, url, timeout=120)
+            values = browser.metric_values(page)
+            assert len(values) == 5 and all(values.values()), values
+            assert page.evaluate(CUT_VALUES_JS) == [], (width, values)

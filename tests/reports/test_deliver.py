@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import json
@@ -139,11 +140,17 @@ def test_nothing_listening_is_retried(monkeypatch):
 class Hook(BaseHTTPRequestHandler):
     bodies: list = []
     statuses: list = []
+    authorizations: list = []
+    location: str | None = None  # a redirect's target, sent with a 3xx status
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).bodies.append((self.headers["Content-Type"], json.loads(body)))
+        type(self).authorizations.append(self.headers["Authorization"])
         self.send_response(type(self).statuses.pop(0) if type(self).statuses else 200)
+        location = type(self).location
+        if location:
+            self.send_header("Location", location)
         self.end_headers()
         self.wfile.write(b"ok")
 
@@ -153,7 +160,7 @@ class Hook(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hook():
-    Hook.bodies, Hook.statuses = [], []
+    Hook.bodies, Hook.statuses, Hook.authorizations, Hook.location = [], [], [], None
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -186,3 +193,94 @@ def test_webhook_retries_server_errors_not_client_errors(hook):
     outcome = deliver.post_webhook(url, {"text": "hi"}, attempts=3, delay=0)
     assert (outcome.ok, outcome.attempts, len(handler.bodies)) == (False, 1, 1)
     assert "T000" not in outcome.target  # the URL is a credential: only its host is reported
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("file:///etc/hostname", "only http:// and https:// webhook URLs are delivered to, got file:"),
+        ("FILE:///etc/hostname", "got file:"),
+        ("ftp://example.com/x", "got ftp:"),
+        ("data:text/plain,hi", "got data:"),
+        ("/etc/hostname", "got no scheme"),
+        ("http:///no-host", "the URL has no host"),
+    ],
+)
+def test_only_http_webhooks_are_posted_to(url, problem, caplog):
+    outcome = deliver.post_webhook(url, {"text": "hi"}, attempts=3, delay=0)
+    assert (outcome.ok, outcome.attempts) == (False, 0)
+    assert outcome.error is not None and problem in outcome.error
+    assert "hostname" not in outcome.error + outcome.target + caplog.text  # the path is never shown
+
+
+def test_a_file_webhook_given_on_the_command_line_is_not_delivered(warehouse, tmp_path):
+    out = tmp_path / "weekly.md"
+    result = weekly(warehouse, out, "--format", "md", "--webhook", "file:///etc/hostname")
+    assert result.exit_code == 1, result.output
+    assert "delivered:" not in result.stderr
+    assert "only http:// and https:// webhook URLs are delivered to, got file:" in result.stderr
+    assert out.exists()  # the report is kept
+
+
+def test_a_redirect_is_not_followed(hook):
+    handler, url = hook
+    handler.statuses, handler.location = [302], "file:///etc/hostname"
+    outcome = deliver.post_webhook(url, {"text": "hi"}, attempts=3, delay=0)
+    assert (outcome.ok, outcome.attempts, len(handler.bodies)) == (False, 1, 1)
+    assert outcome.error is not None and "302" in outcome.error and "permanent" in outcome.error
+
+
+def test_a_password_in_the_url_authenticates_and_is_never_printed(hook, caplog):
+    handler, url = hook
+    secret_url = url.replace("http://", "http://dora:s3cret%21pw@")
+    outcome = deliver.post_webhook(secret_url, {"text": "hi"}, attempts=1, delay=0)
+    assert outcome.ok, outcome.error
+    assert handler.authorizations == ["Basic " + base64.b64encode(b"dora:s3cret!pw").decode()]
+    handler.statuses = [500, 500]
+    failed = deliver.post_webhook(secret_url, {"text": "hi"}, attempts=2, delay=0)
+    assert not failed.ok and failed.error is not None and "500" in failed.error
+    for text in (outcome.target, failed.target, str(failed.error), caplog.text):
+        assert "s3cret" not in text and "dora:" not in text and "T000" not in text, text
+    assert failed.target == f"webhook 127.0.0.1:{url.split(':')[2].split('/')[0]}"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://dora:s3cret@127.0.0.1:notaport/hooks/T000",
+        "http://dora:s3cret@[::1/hooks",
+        "https://dora:s3cret@127.0.0.1:1/hooks/T000/B000",  # nothing listens: refused
+    ],
+)
+def test_a_password_is_not_printed_in_errors(url, caplog):
+    outcome = deliver.post_webhook(url, {"text": "hi"}, attempts=1, delay=0)
+    assert not outcome.ok
+    for text in (outcome.target, str(outcome.error), caplog.text):
+        assert "s3cret" not in text and "T000" not in text, text
+
+
+def test_a_password_is_not_printed_by_the_command(warehouse, tmp_path):
+    url = f"http://dora:s3cret@127.0.0.1:{free_port()}/hooks/T000"
+    result = weekly(warehouse, tmp_path / "w.md", "--format", "md", "--webhook", url)
+    assert result.exit_code == 1
+    assert "delivery failed" in result.stderr and "s3cret" not in result.output + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("file:///etc/hostname", "report.webhook: expected an http:// or https:// URL, got a file: URL"),
+        (
+            "ftp://dora:s3cret@example.com/x",
+            "report.webhook: expected an http:// or https:// URL, got a ftp: URL",
+        ),
+        ("example.com/hook", "report.webhook: expected an http:// or https:// URL, got one without a scheme"),
+        ("https://dora:s3cret@example.com:port/x", "got one whose port is not a number"),
+        ("https:///x", "got one without a host"),
+    ],
+)
+def test_webhook_settings_are_http_urls_and_errors_hide_them(tmp_path, value, message):
+    config = _config(tmp_path, f'[report]\nwebhook = "{value}"\n')
+    result = CliRunner().invoke(app, ["--config", str(config), "schedule", "--list"])
+    assert result.exit_code == 2
+    assert message in result.stderr and "s3cret" not in result.stderr

@@ -147,3 +147,54 @@ def test_dora_schedule_runs_a_job_due_within_seconds(tmp_path_factory, tmp_path)
     assert "job soon: started" in log
     assert "job soon: collect git ./no-such-clone failed" in log
     assert f"job soon: finished, report at {written}" in log
+
+
+def test_a_stop_mid_run_ends_the_job_through_on_stop_and_keeps_it_in_the_ledger(tmp_path, caplog):
+    """The loop itself (in-process): a stop while a job runs calls on_stop, waits for the job to end, and
+    leaves it in the ledger; the next run() starts it at once, however far its cron."""
+    caplog.set_level("INFO", logger="doralytics.schedule")
+    ledger = schedule.Ledger(tmp_path / "w.duckdb.schedule.json")
+    stop = schedule.Stop()
+    running, ended = threading.Event(), threading.Event()
+
+    def runner(job: Job) -> None:
+        running.set()
+        ended.wait(30)  # a collector that runs until on_stop ends it
+
+    def request_stop() -> None:
+        assert running.wait(30)
+        stop.request("SIGTERM")
+
+    threading.Thread(target=request_stop, daemon=True).start()
+    soon = Job(name="soon", cron="* * * * * *", timezone="UTC")
+    done = schedule.run([soon], runner, stop=stop, on_stop=ended.set, ledger=ledger)
+    assert done == 1 and ended.is_set()
+    assert list(ledger.interrupted()) == ["soon"]
+    assert "stopping on SIGTERM: job soon running, stopping it" in caplog.text
+    assert "job soon: interrupted by SIGTERM; runs again at the next start" in caplog.text
+    assert caplog.records[-1].getMessage() == "stopped"
+
+    caplog.clear()
+    ran = []
+    yearly = Job(name="soon", cron="0 3 1 1 *", timezone="UTC")
+    started = time.monotonic()
+    assert schedule.run([yearly], lambda j: ran.append(j.name), max_runs=1, ledger=ledger) == 1
+    assert ran == ["soon"] and time.monotonic() - started < 20
+    assert "was interrupted; running it again now" in caplog.text
+    assert ledger.interrupted() == {}
+
+
+def test_an_idle_stop_says_so(caplog):
+    caplog.set_level("INFO", logger="doralytics.schedule")
+    stop = schedule.Stop()
+    threading.Timer(0.5, stop.request, args=["SIGHUP"]).start()
+    assert schedule.run([Job(name="w", cron="0 3 1 1 *", timezone="UTC")], lambda j: None, stop=stop) == 0
+    assert "stopping on SIGHUP: idle, no job running" in caplog.text
+    assert caplog.records[-1].getMessage() == "stopped"
+
+
+def test_an_unreadable_ledger_resumes_nothing_and_says_why(tmp_path, caplog):
+    path = tmp_path / "w.duckdb.schedule.json"
+    path.write_text("{not json")
+    assert schedule.Ledger(path).interrupted() == {}
+    assert "is unreadable" in caplog.text

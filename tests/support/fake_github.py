@@ -41,6 +41,10 @@ class FakeRepo:
     releases: list[dict[str, Any]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)  # tag name -> sha
     meta: dict[str, Any] = field(default_factory=dict)
+    # sha -> the `files` of GET /commits/{sha} (GitHub pages them by 300: `files_per_page`)
+    files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    files_per_page: int = 300
+    attempts: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)  # run id -> attempt -> run
 
     def add_commit(self, payload: dict[str, Any], move_head: bool = True) -> None:
         self.commits[payload["sha"]] = payload
@@ -205,6 +209,9 @@ class FakeGitHub(FakeServer):
             )
         payload, items_key = found
         headers: dict[str, str] = {}
+        if isinstance(payload, dict) and "_link" in payload:
+            payload = dict(payload)
+            headers["Link"] = payload.pop("_link")
         if isinstance(payload, list) or items_key:
             payload, link = self.paginate(payload, items_key, path, query, base)
             if link:
@@ -252,7 +259,10 @@ class FakeGitHub(FakeServer):
         if rest == f"/branches/{repo.default_branch}":
             return {"name": repo.default_branch, "commit": {"sha": repo.head}, "protected": True}, None
         if rest == "/commits":
-            shas = repo.reachable(query.get("sha") or repo.head)
+            start = query.get("sha") or repo.head
+            if start not in repo.commits:
+                return None
+            shas = repo.reachable(start)
             listed = sorted((repo.commits[s] for s in shas), key=_commit_order, reverse=True)
             if "since" in query:
                 listed = [c for c in listed if c["commit"]["committer"]["date"] >= query["since"]]
@@ -260,7 +270,9 @@ class FakeGitHub(FakeServer):
         commit = re.fullmatch(r"/commits/([^/]+)", rest)
         if commit:
             ref = repo.tags.get(commit.group(1), commit.group(1))
-            return (repo.commits[ref], None) if ref in repo.commits else None
+            if ref not in repo.commits:
+                return None
+            return self._commit_with_files(repo, ref, query, base, rest), None
         compare = re.fullmatch(r"/compare/([0-9a-f]+)\.\.\.([0-9a-f]+)", rest)
         if compare:
             old, new = compare.groups()
@@ -306,6 +318,10 @@ class FakeGitHub(FakeServer):
         if rest == "/actions/runs":
             runs = sorted(repo.runs, key=lambda r: (r["created_at"], r["id"]), reverse=True)
             return {"total_count": len(runs), "workflow_runs": runs}, "workflow_runs"
+        attempt = re.fullmatch(r"/actions/runs/(\d+)/attempts/(\d+)", rest)
+        if attempt:
+            found = repo.attempts.get(int(attempt.group(1)), {}).get(int(attempt.group(2)))
+            return (found, None) if found else None
         run = re.fullmatch(r"/actions/runs/(\d+)", rest)
         if run:
             found = [r for r in repo.runs if r["id"] == int(run.group(1))]
@@ -313,6 +329,23 @@ class FakeGitHub(FakeServer):
         if rest == "/releases":
             return sorted(repo.releases, key=lambda r: r["id"], reverse=True), None
         return None
+
+    def _commit_with_files(
+        self, repo: FakeRepo, sha: str, query: dict[str, str], base: str, rest: str
+    ) -> dict[str, Any]:
+        """GET /commits/{sha}: the commit with a page of its files (and a Link to the next page), as
+        GitHub answers a commit of more than 300 files; at most 3000 files are ever listed."""
+        files = repo.files.get(sha, [])[:3000]
+        size = repo.files_per_page
+        page = int(query.get("page", 1))
+        last = max(1, -(-len(files) // size))
+        payload = {**repo.commits[sha], "files": files[(page - 1) * size : page * size]}
+        if page < last:
+            link = (
+                f'<{base}/repos/{repo.full_name}{rest}?{urlencode({**query, "page": page + 1})}>; rel="next"'
+            )
+            payload["_link"] = link
+        return payload
 
 
 def _commit_order(commit: dict[str, Any]) -> tuple[str, str]:

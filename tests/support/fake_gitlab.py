@@ -44,6 +44,8 @@ class FakeProject:
     pipelines: list[dict[str, Any]] = field(default_factory=list)
     issues: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> its diff's entries
+    releases: list[dict[str, Any]] = field(default_factory=list)
     archived: bool = False
 
     def add_commit(self, payload: dict[str, Any], move_head: bool = True) -> None:
@@ -147,6 +149,9 @@ class FakeGitLab(FakeServer):
             return 200, {}, p.payload(base)
         if rest == "environments":
             return self.offset(p.environments, query, base, path)
+        if rest == "releases":  # newest release first, as GitLab orders them by default
+            listed = sorted(p.releases, key=lambda r: (r["released_at"], r["tag_name"]), reverse=True)
+            return self.offset(listed, query, base, path)
         if rest.startswith("repository/branches/"):
             name = unquote(rest.split("/", 2)[2])
             if name != p.default_branch:
@@ -156,6 +161,11 @@ class FakeGitLab(FakeServer):
                 {},
                 {"name": name, "default": True, "commit": p.commits.get(p.head or "", {"id": p.head})},
             )
+        if rest.startswith("repository/commits/") and rest.endswith("/diff"):
+            sha = rest.split("/")[2]
+            if sha not in p.commits:
+                return 404, {}, {"message": "404 Commit Not Found"}
+            return self.offset(p.files.get(sha, []), query, base, path)
         if rest == "repository/commits":
             ref = one(query, "ref_name") or p.default_branch
             old, _, new = ref.rpartition("..")
@@ -374,6 +384,37 @@ def deployment(
             "commit": {"id": sha, "short_id": sha[:8]},
             "pipeline": {"id": ident * 10, "sha": sha, "ref": "main", "status": status},
         },
+    }
+
+
+def diff(new_path: str, old_path: str | None = None, deleted: bool = False) -> dict[str, Any]:
+    """An entry of GET /projects/:id/repository/commits/:sha/diff."""
+    return {
+        "diff": "@@ -1 +1 @@\n-old\n+new\n",
+        "new_path": new_path,
+        "old_path": old_path or new_path,
+        "a_mode": "100644",
+        "b_mode": "100644",
+        "new_file": False,
+        "renamed_file": old_path is not None and old_path != new_path,
+        "deleted_file": deleted,
+    }
+
+
+def release(tag: str, sha: str, when: dt.datetime, upcoming: bool = False) -> dict[str, Any]:
+    """An item of GET /projects/:id/releases."""
+    return {
+        "tag_name": tag,
+        "name": f"Release {tag}",
+        "description": f"Release notes of {tag}",
+        "created_at": iso(when - dt.timedelta(minutes=5)),
+        "released_at": iso(when),
+        "upcoming_release": upcoming,
+        "author": user("releaser"),
+        "commit": {"id": sha, "short_id": sha[:8], "title": "release", "parent_ids": []},
+        "commit_path": f"/acme/app/-/commit/{sha}",
+        "tag_path": f"/acme/app/-/tags/{tag}",
+        "assets": {"count": 0, "sources": [], "links": []},
     }
 
 

@@ -200,3 +200,83 @@ def status_payload(repo: str, deployment: int, ident: int, state: str, when: dt.
         "updated_at": iso(when),
         "deployment_url": f"https://api.github.com/repos/{repo}/deployments/{deployment}",
     }
+
+
+def run_payload(
+    repo: str,
+    ident: int,
+    sha: str,
+    created: dt.datetime,
+    conclusion: str | None = "success",
+    *,
+    name: str = "Deploy",
+    file: str = "deploy.yml",
+    event: str = "push",
+    branch: str = "main",
+    attempt: int = 1,
+    status: str = "completed",
+    head_repo: str | None = None,
+) -> dict[str, Any]:
+    """A workflow run as GET /repos/{repo}/actions/runs lists it (the latest attempt), with its repository
+    and head repository (another one for a pull request from a fork)."""
+
+    def repository(full_name: str) -> dict[str, Any]:
+        owner, short = full_name.split("/")
+        return {
+            "id": number_of(full_name) % 10**8,
+            "name": short,
+            "full_name": full_name,
+            "owner": user(owner),
+            "private": False,
+            "html_url": f"https://github.com/{full_name}",
+        }
+
+    return {
+        "id": ident,
+        "name": name,
+        "node_id": f"WFR_{ident}",
+        "head_branch": branch,
+        "head_sha": sha,
+        "path": f".github/workflows/{file}@{branch}",
+        "display_title": name,
+        "run_number": ident % 1000,
+        "event": event,
+        "status": status,
+        "conclusion": conclusion if status.lower() == "completed" else None,
+        "workflow_id": 9000 + number_of(file) % 100,
+        "url": f"https://api.github.com/repos/{repo}/actions/runs/{ident}",
+        "html_url": f"https://github.com/{repo}/actions/runs/{ident}",
+        "pull_requests": [],
+        "created_at": iso(created),
+        "updated_at": iso(created + dt.timedelta(minutes=10)),
+        "run_attempt": attempt,
+        "run_started_at": iso(created),
+        "previous_attempt_url": (
+            f"https://api.github.com/repos/{repo}/actions/runs/{ident}/attempts/{attempt - 1}"
+            if attempt > 1
+            else None
+        ),
+        "actor": user("alice"),
+        "triggering_actor": user("alice"),
+        "head_commit": {"id": sha, "message": "...", "timestamp": iso(created)},
+        "repository": repository(repo),
+        "head_repository": repository(head_repo or repo),
+    }
+
+
+def file_entries(*paths: str, renamed_from: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The `files` of GET /repos/{repo}/commits/{sha}."""
+    out = []
+    for path in paths:
+        entry: dict[str, Any] = {
+            "sha": hashlib.sha1(path.encode()).hexdigest(),
+            "filename": path,
+            "status": "modified",
+            "additions": 1,
+            "deletions": 0,
+            "changes": 1,
+        }
+        if renamed_from and path in renamed_from:
+            entry.update(status="renamed", previous_filename=renamed_from[path])
+        out.append(entry)
+    return out

@@ -9,7 +9,7 @@ import pytest
 from tests.support.cli import EXAMPLES, differences, dora, load_json
 
 
-@pytest.mark.parametrize("example", ["small", "generated"])
+@pytest.mark.parametrize("example", ["small", "generated", "monorepo"])
 def test_worked_example_matches_expected_json(example, warehouse):
     folder = EXAMPLES / example
     start, end = (folder / "period.txt").read_text().split()

@@ -1,5 +1,6 @@
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -274,12 +275,31 @@ def test_waits_for_a_connection_with_other_settings_in_this_process(warehouse: P
     assert sandbox.run_query(warehouse, "select count(*) as n from core.services")["n"].tolist() == [2]
 
 
-def test_gives_up_on_a_connection_with_other_settings_with_a_clear_error(
+def test_a_reader_open_in_this_process_does_not_hold_up_a_query(
     warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The query runs in a process of its own: a connection of this one with other settings is no obstacle.
     monkeypatch.setattr(db, "LOCK_WAIT_SECONDS", 0.2)
-    with (
-        db.read(warehouse),
-        pytest.raises(SandboxError, match="held open in this process with other settings"),
-    ):
-        sandbox.run_query(warehouse, "select 1")
+    with db.read(warehouse):
+        assert sandbox.run_query(warehouse, "select count(*) as n from core.services")["n"].tolist() == [2]
+
+
+def test_gives_up_on_a_writer_of_another_process_with_a_clear_error_without_paths(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "LOCK_WAIT_SECONDS", 0.3)
+    code = (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(9)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code, str(warehouse)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(SandboxError) as info:
+            sandbox.run_query(warehouse, "select 1")
+    finally:
+        holder.kill()
+        holder.wait()
+    message = str(info.value)
+    assert message.startswith("cannot open <server path>: ") and "lock" in message.lower()
+    assert "\n" not in message
+    assert not re.search(r"(?<![:/\w])/\w", re.sub(r"https://\S+", "", message)), message  # no path

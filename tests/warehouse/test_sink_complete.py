@@ -3,8 +3,6 @@
 import datetime as dt
 from pathlib import Path
 
-import duckdb
-
 from warehouse import db
 from warehouse.batch import Batch, Complete
 from warehouse.sync import WarehouseSink
@@ -43,6 +41,6 @@ def test_complete_removes_only_the_matching_rows_outside_the_set(tmp_path: Path)
         assert sink.rows_removed == 2
         sink.write(done)
         assert sink.rows_removed == 2  # nothing more to remove: idempotent
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with db.read(warehouse) as con:  # this process's own collect, not published before the transform
         left = sorted(r[0] for r in con.execute("select deployment_id from core.deployments").fetchall())
     assert left == ["git:r:1", "git:r:9", "other"]

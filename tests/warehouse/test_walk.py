@@ -85,3 +85,55 @@ def test_nothing_new_walks_nothing(tmp_path):
     again.rows.clear()
     again.commit("c2", ("c1",), when=at(1))  # the same row again
     assert add_and_transform(r.path, tmp_path, again) == 0
+
+
+def spine(path) -> list[str]:
+    with db.read(path) as con:
+        return [r[0] for r in con.execute("select sha from walk_state.spine order by pos").fetchall()]
+
+
+def test_a_new_day_extends_the_spine_and_cuts_it_where_it_ended_on_a_branch_head(tmp_path):
+    b = Bundle()
+    b.chain("c0", "c1", when=at(1))
+    b.commit("b1", ("c1",), when=at(1, 2))  # a branch head: the only childless commit, so the spine's end
+    b.deploy("D1", "c1", at(2))
+    r = load_bundle(b, tmp_path)
+    assert spine(r.path) == [sha("c0"), sha("c1"), sha("b1")]
+    day = Bundle()
+    day.rows.clear()
+    day.commit("c2", ("c1",), when=at(3))
+    day.commit("m2", ("c2", "b1"), when=at(3, 1))  # the branch merged into the main line
+    day.deploy("D2", "m2", at(4))
+    assert add_and_transform(r.path, tmp_path, day) == 1
+    assert spine(r.path) == [sha("c0"), sha("c1"), sha("c2"), sha("m2")]
+    assert {(d, s) for d, s, shipped in reach(r.path) if shipped} == {
+        ("D2", sha("c2")),
+        ("D2", sha("b1")),
+        ("D2", sha("m2")),
+    }
+    assert reach(r.path) == from_scratch(tmp_path, b, day)
+
+
+def test_the_walk_state_does_not_grow_with_the_services_of_a_repository(tmp_path):
+    def state(services: int) -> dict[str, int]:
+        b = Bundle()
+        b.chain(*(f"c{i}" for i in range(30)), when=at(1))
+        b.commit("f1", ("c9",), when=at(1, 3))  # a feature branch deployed before it is merged
+        b.commit("m1", ("c20", "f1"), when=at(1, 4))
+        for s in range(services):
+            name = f"svc{s}" if s else "svc"
+            if s:
+                b.add_service(name, "acme/svc")
+            for env in ("production", "prod-eu"):
+                b.deploy(f"{name}-{env}-1", "c5", at(2), env=env, service=name)
+                b.deploy(f"{name}-{env}-2", "f1", at(3), env=env, service=name)
+                b.deploy(f"{name}-{env}-3", "c29", at(4), env=env, service=name)
+        path = load_bundle(b, tmp_path / str(services)).path
+        with db.read(path) as con:
+            return {
+                t: con.execute(f"select count(*) from walk_state.{t}").fetchone()[0]
+                for t in ("graph", "spine", "deployed", "extra")
+            }
+
+    one, many = state(1), state(20)
+    assert one == many and one["extra"] == 1  # f1 itself, the one commit off the spine it reaches

@@ -1,13 +1,18 @@
--- For each (service, environment) with deployments to walk: the commits of its repo it has not reached
--- yet. A full walk gets whole graphs; a daily one the new commits (and any never reached).
--- reads temp: _walk_pending
-with pairs as (
-    select distinct service, environment, repo from _walk_pending
+-- The commits the deployments to walk may reach first: per repo, the spine positions past the lowest
+-- floor before a pending deployment, and the extra commits of the pending shas.
+-- reads temp: _walk_steps
+with windows as (
+    select repo, min(before_max) as lo, max(floor) as hi
+    from _walk_steps
+    where is_pending and floor > before_max
+    group by repo
 )
 
-select p.service, p.environment, c.sha, c.parents
-from pairs as p
-join core.commits as c using (repo)
-anti join marts.deployment_reach as r
-    on r.service = p.service and r.environment = p.environment and r.sha = c.sha
-order by p.service, p.environment
+select g.repo, g.sha, g.pos
+from walk_state.graph as g
+join windows as w on g.repo = w.repo and g.pos > w.lo and g.pos <= w.hi
+union
+select g.repo, g.sha, g.pos
+from (select distinct repo, commit_sha from _walk_steps where is_pending) as t
+join walk_state.extra as e on e.repo = t.repo and e.tip = t.commit_sha
+join walk_state.graph as g on g.repo = e.repo and g.sha = e.sha

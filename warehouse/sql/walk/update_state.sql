@@ -1,11 +1,10 @@
--- After a walk: remember what was walked, on which graph, and which shas it found missing.
+-- After a walk: remember what was walked, and which shas it found missing.
 -- reads temp: _walk_pending, _walk_changed
-insert into walk_state.done
-select deployment_id, service, environment, env_seq, commit_sha, repo, finished_at, is_unknown_sha
-from _walk_pending;
-
-delete from walk_state.graph as g using _walk_changed as c where g.repo = c.repo and g.sha = c.sha;
-insert into walk_state.graph select repo, sha, parents from _walk_changed;
+insert into walk_state.done by name
+select p.deployment_id, p.service, p.environment, p.env_seq, p.commit_sha, p.repo, p.finished_at,
+    p.is_unknown_sha as was_unknown, s.paths
+from _walk_pending as p
+left join core.services as s using (service);
 
 delete from walk_state.missing as m using _walk_changed as c where m.repo = c.repo and m.sha = c.sha;
 insert into walk_state.missing
