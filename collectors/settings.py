@@ -8,12 +8,36 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
+
+from pydantic import field_validator, model_validator
 
 from warehouse import settings
-from warehouse.settings import ConfigError, Section, overridden
+from warehouse.settings import ConfigError, Section, Str, overridden
 
 S = TypeVar("S", bound=Section)
+
+
+class ServiceChoice(Section):
+    """A repository's one service, or a monorepo's services (a source narrows the type of `services`):
+    not both, and not an empty list."""
+
+    service: Str | None = None  # default: named after the repository
+    team: Str | None = None  # default: its owner or top-level group
+    services: tuple[Any, ...] | None = None
+
+    @field_validator("services")
+    @classmethod
+    def _some(cls, value: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+        if value is not None and not value:
+            raise ValueError("expected at least one service")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Self:
+        if self.service is not None and self.services is not None:
+            raise ValueError("give either service or services, not both")
+        return self
 
 
 @dataclass(frozen=True)

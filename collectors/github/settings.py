@@ -22,9 +22,9 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field
 
-from collectors.settings import Listing, TagSelection
+from collectors.settings import Listing, ServiceChoice, TagSelection
 from warehouse import settings
 from warehouse.settings import Bool, Int, NonNegative, Positive, Regex, Section, Str
 
@@ -71,25 +71,10 @@ class RepoOptions(Section):
     deploy_events: tuple[Str, ...] = ("push", "workflow_dispatch", "release", "schedule")
 
 
-class RepoTable(RepoOptions):
+class RepoTable(RepoOptions, ServiceChoice):
     """[github.repo."OWNER/NAME"]: the repo's options and its service, or a monorepo's services."""
 
-    service: Str | None = None  # default: the repo's name
-    team: Str | None = None  # default: the repo's owner
     services: tuple[ServiceTable, ...] | None = None
-
-    @field_validator("services")
-    @classmethod
-    def _some(cls, value: tuple[ServiceTable, ...] | None) -> tuple[ServiceTable, ...] | None:
-        if value is not None and not value:
-            raise ValueError("expected at least one service")
-        return value
-
-    @model_validator(mode="after")
-    def _one_way(self) -> RepoTable:
-        if self.service is not None and self.services is not None:
-            raise ValueError("give either service or services, not both")
-        return self
 
 
 class RepoSettings(RepoOptions):

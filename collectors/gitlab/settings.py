@@ -27,9 +27,9 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from collectors.settings import Listing, TagSelection
+from collectors.settings import Listing, ServiceChoice, TagSelection
 from warehouse import settings
 from warehouse.settings import Bool, Int, NonNegative, Positive, Regex, Section, Str
 
@@ -82,25 +82,10 @@ class ServiceRule(ServiceTable):
         return self.environment is None or bool(re.search(self.environment, environment.strip().lower()))
 
 
-class ProjectTable(ProjectOptions):
+class ProjectTable(ProjectOptions, ServiceChoice):
     """[gitlab.project."GROUP/NAME"]: the project's options and its service, or a monorepo's services."""
 
-    service: Str | None = None  # default: the project's name
-    team: Str | None = None  # default: its top-level group
     services: tuple[ServiceTable, ...] | None = None
-
-    @field_validator("services")
-    @classmethod
-    def _some(cls, value: tuple[ServiceTable, ...] | None) -> tuple[ServiceTable, ...] | None:
-        if value is not None and not value:
-            raise ValueError("expected at least one service")
-        return value
-
-    @model_validator(mode="after")
-    def _one_way(self) -> ProjectTable:
-        if self.service is not None and self.services is not None:
-            raise ValueError("give either service or services, not both")
-        return self
 
 
 class ProjectSettings(ProjectOptions):

@@ -183,7 +183,7 @@ def emit(
         for column in columns:
             table.add_column(Text(column), overflow="fold")
         for row in rows:
-            table.add_row(*(Text(_human(row[c])) for c in columns))
+            table.add_row(*(Text(human(row[c])) for c in columns))
         Console(width=max(Console().width, width)).print(table if rows else "(no rows)")
 
 
@@ -203,7 +203,8 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def _human(value: Any) -> str:
+def human(value: Any) -> str:
+    """A value as the tables of every command show it: None as -, floats rounded, lists joined."""
     if value is None:
         return "-"
     if isinstance(value, float):

@@ -21,6 +21,7 @@ from doralytics.cli.common import (
     emit,
     existing_warehouse,
     fail,
+    human,
     records,
     scope_of,
     state,
@@ -180,16 +181,6 @@ def sql(
     from warehouse import db
     from warehouse.sandbox import MB, SandboxError, run_query
 
-    def cell(value: Any) -> str:
-        # as the other commands' tables show a value: None as -, floats rounded
-        if value is None:
-            return "-"
-        if isinstance(value, float):
-            return f"{value:,.2f}"
-        if isinstance(value, list | tuple):
-            return ", ".join(map(str, value))
-        return str(value)
-
     def refuse(message: str) -> NoReturn:
         # Not fail(): its markup would read brackets of the user's SQL in the message ("[/x]") as tags.
         err.print(Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True)
@@ -218,7 +209,7 @@ def sql(
         for column in rows[0]:
             table.add_column(Text(column), overflow="fold")
         for row in rows:
-            table.add_row(*(Text(cell(value)) for value in row.values()))
+            table.add_row(*(Text(human(value)) for value in row.values()))
     emit(rows, fmt, table=table)
     if frame.attrs.get("note"):
         note(f"{frame.attrs['note']}: --max-rows and --max-mb raise the limits")
