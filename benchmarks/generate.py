@@ -29,6 +29,7 @@ import duckdb
 
 from warehouse import db
 from warehouse.load import upsert
+from warehouse.publish import sql_string
 
 DEFAULT_END = dt.datetime(2026, 11, 1)
 HOLDOUT_DAYS = 1
@@ -114,7 +115,7 @@ def generate(
 
 def _write_holdout(con: duckdb.DuckDBPyConnection, holdout: Path) -> None:
     holdout.unlink(missing_ok=True)
-    con.execute("attach ? as hold", [str(holdout)])
+    con.execute(f"attach {sql_string(str(holdout))} as hold")
     try:
         for table in HELD_OUT:
             con.execute(f"create table hold.{table} as select * from gh_{table}")
@@ -126,7 +127,7 @@ def add_holdout(path: str | os.PathLike, holdout_path: str | os.PathLike) -> dic
     """Upsert the held-out day into the warehouse by key, as an incremental sync would. Returns its rows."""
     counts = {}
     with db.write(path) as con:
-        con.execute("attach ? as hold (read_only)", [str(holdout_path)])
+        con.execute(f"attach {sql_string(str(holdout_path))} as hold (read_only)")
         con.execute("begin")
         for table in HELD_OUT:
             upsert(con, table, f"hold.{table}")

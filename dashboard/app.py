@@ -77,7 +77,8 @@ def main() -> None:
         note = (
             "never transformed" if version == "never" else f"data as of {version[:16].replace('T', ' ')} UTC"
         )
-        st.caption(f"Warehouse `{Path(path).name}` · {note}")
+        on = f" · {version.snapshot}" if queries.is_lake(path) and version.snapshot else ""
+        st.caption(f"Warehouse `{queries.label(path)}` · {note}{on}")
         if version.stale:
             st.warning(f"These metrics are out of date: {version.stale}.", icon=":material/sync_problem:")
     try:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
 import jinja2
 
 from reports import charts, fmt
-from reports.weekly import METRICS, Report
+from reports.weekly import METRICS, Report, Row
 
 TEMPLATES = {"html": "weekly.html.j2", "md": "weekly.md.j2"}
-EXTENSIONS = {"html": "html", "md": "md"}
+EXTENSIONS = {"html": "html", "md": "md", "json": "json"}
 
 
 def environment(template_dir: str | os.PathLike | None = None) -> jinja2.Environment:
@@ -89,6 +90,8 @@ def render(
     template_dir: str | os.PathLike | None = None,
     interactive: bool = False,
 ) -> str:
+    if format == "json":
+        return json.dumps(document(report), indent=1, default=_json_default) + "\n"
     env = environment(template_dir)
     images = {}
     plotly_divs: list[str] = []
@@ -116,6 +119,38 @@ def render(
     )
 
 
+def document(report: Report) -> dict:
+    """The report's numbers for programs: per group the dict of warehouse.metrics.compute for the week
+    (tiers included), and the state of the warehouse they were computed on."""
+
+    def rows(found: list[Row]) -> list[dict]:
+        return [{"group": row.group, "team": row.team, **row.week} for row in found]
+
+    return {
+        "title": report.title,
+        "week": report.week.label,
+        "from": report.week.start,
+        "to": report.week.end,
+        "teams": list(report.teams),
+        "generated_at": report.generated_at,
+        "snapshot": report.snapshot,
+        "as_of": report.as_of,
+        "org": report.org.week,
+        "team_rows": rows(report.team_rows),
+        "service_rows": rows(report.service_rows),
+        "highlights": [h["text"] for h in report.highlights],
+        "quality": report.quality,
+    }
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
 def default_name(report: Report, format: str) -> str:
     suffix = "-" + "-".join(report.teams) if report.teams else ""
     return f"weekly-{report.week.label}{suffix}.{EXTENSIONS[format]}".replace("..", "_to_")
@@ -136,6 +171,9 @@ def summary(report: Report, link: str | None = None) -> str:
     if report.highlights:
         lines.append("")
         lines += [f"– {h['text']}" for h in report.highlights[:6]]
+    if report.as_of:
+        # a lake's snapshot can be read again; a file's generation cannot, so a chat is not told it
+        lines += ["", f"Computed on {report.snapshot} (`dora metrics --as-of {report.as_of}` shows it again)"]
     if link:
         lines += ["", f"Full report: {link}"]
     return "\n".join(lines)

@@ -84,7 +84,7 @@ def _command(value: str) -> str:
 Url = Annotated[NonEmpty, AfterValidator(_url)]
 # A list of strings; one string is a list of one.
 Items = Annotated[tuple[NonEmpty, ...], BeforeValidator(_one_or_many)]
-Format = Literal["html", "md"]
+Format = Literal["html", "md", "json"]
 
 
 class ReportSettings(Section):

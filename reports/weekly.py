@@ -184,6 +184,14 @@ class Report:
     trend: pd.DataFrame
     org_trend: pd.DataFrame
     charts: dict[str, bytes] = field(default_factory=dict)  # name -> PNG, filled by reports.charts
+    # The state of the warehouse the numbers were computed on (db.snapshot: "snapshot 12 at ..." on a
+    # lake), and on a lake the `dora metrics --as-of` value that reads that state again.
+    snapshot: str | None = None
+
+    @property
+    def as_of(self) -> str | None:
+        found = re.match(r"snapshot (\d+)\b", self.snapshot or "")
+        return found.group(1) if found else None
 
     @property
     def periods(self) -> dict[str, tuple[dt.date, dt.date]]:
@@ -280,6 +288,7 @@ def build(
         quality=_quality(con, org.week),
         trend=trend(con, twelve),
         org_trend=trend(con, Scope(twelve.start, twelve.end, "org", teams=twelve.teams)),
+        snapshot=db.snapshot(con),
     )
     report.highlights = highlights(report)
     return report

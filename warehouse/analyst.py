@@ -17,17 +17,20 @@ import sqlalchemy as sa
 from duckdb_engine import ConnectionWrapper
 from sqlalchemy.pool import NullPool
 
-from warehouse import db, sandbox, schema
+from warehouse import address, sandbox, schema
 
 
 def engine(path: str | os.PathLike | None = None) -> sa.Engine:
-    """A SQLAlchemy engine on the warehouse with the `dora sql` fences: read-only, no files, locked config."""
-    p = db.resolve_path(path)
+    """A SQLAlchemy engine on the warehouse (a file or a lake) with the `dora sql` fences: read-only, no
+    files, locked config."""
+    where = address.parse(path)
+    # A lake is attached inside an in-memory DuckDB (sandbox.connect does it); a file is the database itself.
+    database = str(where.path) if isinstance(where, address.FileAddress) else ":memory:"
     # connect_args say what the connection is; do_connect below builds it through sandbox.connect instead,
     # which adds what duckdb-engine cannot: the lock retry every reader does, and TimeZone = UTC set before
     # the configuration is locked (nothing can be SET afterwards, and TimeZone is refused at connect).
     eng = sa.create_engine(
-        sa.URL.create("duckdb", database=str(p)),
+        sa.URL.create("duckdb", database=database),
         connect_args={"read_only": True, "config": dict(sandbox.SANDBOX_CONFIG)},
         # No pool: an idle pooled connection would keep the file open and lock out the next sync.
         poolclass=NullPool,
@@ -35,7 +38,7 @@ def engine(path: str | os.PathLike | None = None) -> sa.Engine:
 
     @sa.event.listens_for(eng, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> ConnectionWrapper:
-        return ConnectionWrapper(sandbox.connect(p))
+        return ConnectionWrapper(sandbox.connect(where))
 
     return eng
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from warehouse.bundle import (
     read_header,
     undecodable,
 )
-from warehouse.db import one, read_sql, scalar
+from warehouse.db import Where, get_meta, one, read_sql, retrying, scalar, set_meta, transaction, write
 from warehouse.schema import (
     DEPLOYMENT_STATUSES,
     LIST_KINDS,
@@ -227,17 +228,28 @@ def import_bundle(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[st
         staged.append((table, stage, header))
 
     counts = {}
-    con.execute("begin")
-    try:
+    with transaction(con):
         for table, stage, header in staged:
             select = ", ".join(_typed(c, header) for c in table.columns)
             counts[table.name] = upsert(con, table.name, f"(select {select} from {stage})")
         record_run(con, "bundle", str(folder.resolve()), sum(counts.values()))
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     return counts
+
+
+def import_into(
+    where: Where, folder: str | Path, then: Callable[[duckdb.DuckDBPyConnection], object] | None = None
+) -> dict[str, int]:
+    """`import_bundle` in a write of its own (with `then(con)`, the transform, in the same write): on a
+    lake, run again whole when another writer's commit conflicts with it. Returns rows per table."""
+
+    def attempt() -> dict[str, int]:
+        with write(where) as con:
+            counts = import_bundle(con, folder)
+            if then is not None:
+                then(con)
+            return counts
+
+    return retrying(attempt, f"importing {folder}")
 
 
 def upsert(con: duckdb.DuckDBPyConnection, table_name: str, source: str) -> int:
@@ -253,16 +265,17 @@ def upsert(con: duckdb.DuckDBPyConnection, table_name: str, source: str) -> int:
 
 def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
     """A new, increasing id for the rows a load writes: `dora transform` works on the rows written since
-    the last load id it saw (warehouse/transform.py)."""
-    return int(scalar(con, "select nextval('core.load_seq')"))
+    the last load id it saw (warehouse/transform.py). The counter is a row of main._doralytics advanced in
+    the load's transaction: in a lake, two writers taking one at once conflict and one runs again, so the
+    ids follow the order of the commits (a transform never misses a load committed after it ran)."""
+    load_id = last_load_id(con) + 1
+    set_meta(con, "load_id", str(load_id))
+    return load_id
 
 
 def last_load_id(con: duckdb.DuckDBPyConnection) -> int:
     """The newest load id handed out so far (0 before any load)."""
-    sql = (
-        "select last_value from duckdb_sequences() where schema_name = 'core' and sequence_name = 'load_seq'"  # noqa: E501
-    )
-    return int(scalar(con, sql) or 0)
+    return int(get_meta(con, "load_id") or 0)
 
 
 # What a bundle can say, collectors' rows are made to say too, so that an exported warehouse imports back
@@ -289,8 +302,7 @@ def load_frames(
     the bundle format (trimmed text, lowercased shas and environments) and the key check are applied.
     """
     counts = {}
-    con.execute("begin")
-    try:
+    with transaction(con):
         for table in TABLES:
             frame = frames.get(table.name)
             if frame is None:
@@ -308,10 +320,6 @@ def load_frames(
                 raise ValueError(f"{source}: duplicate key {dup} in {table.name}")
             counts[table.name] = upsert(con, table.name, f"_typed_{table.name}")
         record_run(con, source, scope, sum(counts.values()))
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     return counts
 
 

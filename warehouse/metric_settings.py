@@ -17,9 +17,12 @@ TIER_NAMES = ("elite", "high", "medium")
 
 
 class WarehouseSettings(Section):
-    """[warehouse]: the file every command uses unless --warehouse names another."""
+    """[warehouse]: the warehouse every command uses unless --warehouse names another."""
 
     path: Str | None = None
+    # where a DuckLake warehouse (--warehouse ducklake:postgres:...) keeps its data files;
+    # DORA_DATA_PATH overrides it
+    data_path: Str | None = None
 
 
 class Tiers(Section):
@@ -108,14 +111,17 @@ class Config:
 
     path: Path | None = None
     warehouse: str | None = None
+    data_path: str | None = None
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     sections: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, data: dict[str, Any], path: Path | None = None) -> Config:
+        ws = parse(WarehouseSettings, data.get("warehouse"), "warehouse")
         return cls(
             path=path,
-            warehouse=parse(WarehouseSettings, data.get("warehouse"), "warehouse").path,
+            warehouse=ws.path,
+            data_path=ws.data_path,
             metrics=parse(MetricsSettings, data.get("metrics"), "metrics"),
             sections={name: body for name, body in data.items() if name not in ("warehouse", "metrics")},
         )

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.address import WarehouseError
+
 # How long a writer waits for another writer (a long sync) before giving up.
 WRITE_WAIT_SECONDS = float(os.environ.get("DORA_WRITE_WAIT", "3600"))
 # `work_state` in the working copy's _doralytics table: only a collect's copy outlives its writer.
@@ -37,6 +39,18 @@ WRITING = "writing"
 
 class LockTimeout(Exception):
     """Another writer held the warehouse longer than WRITE_WAIT_SECONDS."""
+
+
+class StorageTooNew(WarehouseError):
+    """A warehouse file in a storage format newer than the running DuckDB reads (a file DuckDB 2.x wrote in
+    its own format, opened under the 1.4 line of `doralytics[lake]`)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"{path} is stored in a newer DuckDB format than this DuckDB ({duckdb.__version__}) reads: "
+            "open it with the default install (DuckDB 2.x), or make a copy both read with "
+            f"`dora warehouse copy {path} NEW.duckdb` there"
+        )
 
 
 def work_path(path: Path) -> Path:
@@ -138,12 +152,24 @@ def snapshot(path: Path, config: dict | None = None) -> duckdb.DuckDBPyConnectio
     """
     con = duckdb.connect(":memory:", config=config or {})
     try:
-        con.execute("attach ? as warehouse (read_only)", [str(path)])
+        # a literal, not a parameter: DuckDB 1.4 takes no parameter in ATTACH
+        con.execute(f"attach {sql_string(str(path))} as warehouse (read_only)")
         con.execute("use warehouse")
+    except duckdb.IOException as exc:
+        con.close()
+        # "Trying to read a database file with version number 999, but we can only read versions ..."
+        if "database file with version number" in str(exc):
+            raise StorageTooNew(path) from exc
+        raise
     except BaseException:
         con.close()
         raise
     return con
+
+
+def sql_string(text: str) -> str:
+    """`text` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _meta(path: Path, *keys: str) -> dict[str, str | None]:
@@ -175,7 +201,7 @@ def resumable(path: Path) -> bool:
         return False
     try:
         found = _meta(work, "generation", "work_state")
-    except duckdb.Error:
+    except (duckdb.Error, StorageTooNew):
         return False  # a copy killed before its first checkpoint could be anything: start again
     return found["work_state"] == RESUMABLE and found["generation"] == generation(path)
 
@@ -196,6 +222,7 @@ def prepare(path: Path) -> tuple[Path, bool]:
         return work, True
     discard(path)
     if path.exists():
+        snapshot(path).close()  # a file this DuckDB cannot read is refused here, saying why (StorageTooNew)
         _copy(path, work)
         if wal(path).exists():  # left by a writer of an earlier version killed mid-way: replayed in the copy
             _copy(wal(path), wal(work))

@@ -11,8 +11,9 @@ extra(x), whatever the number of services that deploy x.
 
 The state grows with the repo: new commits on the spine's first-parent descendants extend it, the
 others get a position when a spine commit reaches them. A repo whose graph changed (or whose spine
-stopped growing while many commits stay unplaced) is placed again from scratch; the results are a
-function of the graph alone, so that changes no shipped commit.
+stopped growing while many commits stay unplaced, one of them deployed) is placed again from scratch
+(warehouse/reach_ids.py); the results are a function of the graph alone, so that changes no shipped
+commit.
 """
 
 from __future__ import annotations
@@ -20,31 +21,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import duckdb
-import pyarrow as pa
+import numpy as np
 
 from warehouse.db import read_sql
 
 Graph = dict[str, list[str]]
 FLUSH_ROWS = 500_000
 # A repo whose spine did not grow is placed again when this many of its commits, and this share of
-# them, have no position: its extra sets would otherwise grow with every deployment.
+# them, have no position, and a deployment not walked yet ships one of them: its extra sets would
+# otherwise grow with every deployment.
 REPLACE_UNPLACED = 1_000
 REPLACE_SHARE = 0.25
 # How far back from its end a spine may be cut to follow new commits (a spine that ended on a branch).
 SPINE_TAIL = 64
-
-
-def choose_spine(graph: Graph, deployed: set[str]) -> list[str]:
-    """The spine of a whole repo graph, oldest first (empty for an empty graph)."""
-    parents = {p for ps in graph.values() for p in ps}
-    scores = _chain_scores(graph, deployed)
-    tips = [c for c in graph if c not in parents]
-    if not tips:  # a cycle in bad data: every commit is someone's parent
-        tips = list(graph)
-    if not tips:
-        return []
-    best = max(tips, key=lambda c: (scores[c][0], scores[c][1], c))
-    return _chain(graph, best, stop=None)
 
 
 def extend_spine(new: Graph, tail: dict[str, int], deployed: set[str]) -> tuple[list[str], int | None]:
@@ -136,11 +125,12 @@ def off_spine(graph: Graph, pos: dict[str, int | None], spine_pos: dict[str, int
 
 
 class Writer:
-    """Buffers rows of one state table and appends them in Arrow batches."""
+    """Buffers rows of one state table and appends them in batches (numpy columns DuckDB scans: no
+    pyarrow table, whose first use imports pandas, a second of a short transform)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, table: str, schema: pa.Schema) -> None:
-        self.con, self.table, self.schema = con, table, schema
-        self.columns: list[list] = [[] for _ in schema]
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]) -> None:
+        self.con, self.table, self.names = con, table, columns
+        self.columns: list[list] = [[] for _ in columns]
 
     def add(self, *values: object) -> None:
         for column, value in zip(self.columns, values, strict=True):
@@ -157,17 +147,26 @@ class Writer:
     def flush(self) -> None:
         if not self.columns[0]:
             return
-        batch = pa.table(self.columns, schema=self.schema)
-        self.con.register("_walk_batch", batch)
+        self.con.register("_walk_batch", columns(dict(zip(self.names, self.columns, strict=True))))
         self.con.execute(f"insert into {self.table} by name select * from _walk_batch")
         self.con.unregister("_walk_batch")
-        self.columns = [[] for _ in self.schema]
+        self.columns = [[] for _ in self.names]
 
 
-POSITIONS = pa.schema([("repo", pa.string()), ("sha", pa.string()), ("pos", pa.int64())])
-SPINE = pa.schema([("repo", pa.string()), ("pos", pa.int64()), ("sha", pa.string())])
-DEPLOYED = pa.schema([("repo", pa.string()), ("sha", pa.string()), ("floor", pa.int64())])
-EXTRA = pa.schema([("repo", pa.string()), ("tip", pa.string()), ("sha", pa.string())])
+def columns(values: dict[str, list]) -> dict[str, np.ndarray]:
+    """Python lists as numpy columns DuckDB can scan (con.register)."""
+    out = {}
+    for name, column in values.items():
+        array = np.empty(len(column), dtype=object)
+        array[:] = column
+        out[name] = array
+    return out
+
+
+POSITIONS = ("repo", "sha", "pos")
+SPINE = ("repo", "pos", "sha")
+DEPLOYED = ("repo", "sha", "floor")
+EXTRA = ("repo", "tip", "sha")
 
 
 def graphs(
@@ -175,53 +174,25 @@ def graphs(
 ) -> Iterator[tuple[str, Graph]]:
     """Yield (repo, {sha: parents}) from a query of (repo, sha, parents) ordered by repo."""
     # materialised: the caller writes to the same connection while it reads
-    reader = con.sql(sql, params=params or None).to_arrow_table().to_batches(200_000)
+    rows = con.execute(sql, params or []).fetchall()
     repo: str | None = None
     graph: Graph = {}
-    for batch in reader:
-        repos, shas, parents = (batch.column(i).to_pylist() for i in range(3))
-        for r, s, ps in zip(repos, shas, parents, strict=True):
-            if r != repo:
-                if repo is not None:
-                    yield repo, graph
-                repo, graph = r, {}
-            graph[s] = ps
+    for r, s, ps in rows:
+        if r != repo:
+            if repo is not None:
+                yield repo, graph
+            repo, graph = r, {}
+        graph[s] = ps
     if repo is not None:
         yield repo, graph
 
 
-def deployed_shas(con: duckdb.DuckDBPyConnection, repos: list[str]) -> dict[str, set[str]]:
+def deployed_shas(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """The shas of _walk_new (commits to place) that production deployments ship."""
     out: dict[str, set[str]] = {}
-    rows = con.execute(
-        "select distinct repo, commit_sha from marts.prod_deployments where list_contains(?, repo)", [repos]
-    ).fetchall()
-    for repo, sha in rows:
+    for repo, sha in con.execute(read_sql("walk/new_deployed.sql")).fetchall():
         out.setdefault(repo, set()).add(sha)
     return out
-
-
-def place_from_scratch(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None:
-    """Choose the spine of each repo and place every commit (their old state deleted first)."""
-    if not repos:
-        return
-    for table in ("graph", "spine", "deployed", "extra"):
-        con.execute(f"delete from walk_state.{table} where list_contains(?, repo)", [repos])
-    deployed = deployed_shas(con, repos)
-    pos_out, spine_out = Writer(con, "_walk_pos", POSITIONS), Writer(con, "walk_state.spine", SPINE)
-    con.execute("create or replace temp table _walk_pos (repo varchar, sha varchar, pos bigint)")
-    sql = "select repo, sha, parents from core.commits where list_contains(?, repo) order by repo"
-    for repo, graph in graphs(con, sql, [repos]):
-        spine = choose_spine(graph, deployed.get(repo, set()))
-        pos = place(graph, spine, 0)
-        pos_out.extend(([repo] * len(pos), list(pos), list(pos.values())))
-        spine_out.extend(([repo] * len(spine), list(range(len(spine))), spine))
-    pos_out.flush()
-    spine_out.flush()
-    con.execute(
-        "insert into walk_state.graph select c.repo, c.sha, c.parents, p.pos from core.commits as c "
-        "left join _walk_pos as p using (repo, sha) where list_contains(?, c.repo)",
-        [repos],
-    )
 
 
 def place_new(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -232,11 +203,15 @@ def place_new(con: duckdb.DuckDBPyConnection) -> list[str]:
     for repo, sha, pos, total in con.execute(read_sql("walk/spine_tails.sql"), [SPINE_TAIL]).fetchall():
         tails.setdefault(repo, {})[sha] = pos
         totals[repo] = total
-    deployed = deployed_shas(con, list(tails))
+    deployed = deployed_shas(con)
     plans = {}
     cuts: dict[str, int] = {}
+    # the chain that extends a spine may run through old unplaced commits (a spine that ended on a
+    # branch while the work went on from below its end)
+    before = dict(graphs(con, read_sql("walk/unplaced.sql")))
     for repo, new in graphs(con, "select repo, sha, parents from _walk_new order by repo"):
-        extension, after = extend_spine(new, tails[repo], deployed.get(repo, set()))
+        reached = {**before.get(repo, {}), **new}
+        extension, after = extend_spine(reached, tails[repo], deployed.get(repo, set()))
         length = max(tails[repo].values()) + 1
         if after is not None and after < length - 1:
             cuts[repo] = after
@@ -245,13 +220,20 @@ def place_new(con: duckdb.DuckDBPyConnection) -> list[str]:
         _cut(con, cuts)
     pos_out, spine_out = Writer(con, "_walk_pos", POSITIONS), Writer(con, "walk_state.spine", SPINE)
     con.execute("create or replace temp table _walk_pos (repo varchar, sha varchar, pos bigint)")
-    unplaced = dict(graphs(con, read_sql("walk/unplaced.sql")))
+    # only the unplaced commits the new ones reach can take a position (read again: a cut unplaces
+    # commits); all of them are counted
+    unplaced = dict(graphs(con, read_sql("walk/unplaced.sql"))) if cuts else before
+    counts = dict(con.execute(read_sql("walk/unplaced_counts.sql")).fetchall())
     again: list[str] = []
     for repo, (new, extension, first) in plans.items():
         old = unplaced.get(repo, {})
         pos = place({**old, **new}, extension, first)
-        left = len(old) + len(new) - len(pos)
-        if not extension and left > REPLACE_UNPLACED and left > REPLACE_SHARE * (totals[repo] + len(new)):
+        left = counts.get(repo, 0) + len(new) - len(pos)
+        # placing again helps a deployment to come whose sha stays unplaced (the spine ended on a
+        # branch the work left), not the commits nothing deployed reaches (squash-merged branches)
+        stranded = deployed.get(repo, set()) - pos.keys()
+        big = left > REPLACE_UNPLACED and left > REPLACE_SHARE * (totals[repo] + len(new))
+        if not extension and big and stranded:
             again.append(repo)
             continue
         pos_out.extend(([repo] * len(pos), list(pos), list(pos.values())))
@@ -267,9 +249,12 @@ def _cut(con: duckdb.DuckDBPyConnection, cuts: dict[str, int]) -> None:
     """End the spine of each repo at the position given: the commits placed beyond it are unplaced
     again, and the deployed shas whose floor was beyond it lose their floor and extra set (found again
     by the same transform)."""
-    con.register("_walk_cuts_arrow", pa.table({"repo": list(cuts), "last": list(cuts.values())}))
-    con.execute("create or replace temp table _walk_cuts as select * from _walk_cuts_arrow")
-    con.unregister("_walk_cuts_arrow")
+    con.register("_walk_cuts_batch", columns({"repo": list(cuts), "last": list(cuts.values())}))
+    con.execute(
+        "create or replace temp table _walk_cuts as select repo::varchar as repo, last::bigint as last "
+        "from _walk_cuts_batch"
+    )
+    con.unregister("_walk_cuts_batch")
     for statement in read_sql("walk/cut.sql").split(";"):
         if statement.strip():
             con.execute(statement)

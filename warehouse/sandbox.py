@@ -4,7 +4,10 @@ Three fences, each enough alone for what it guards:
 
 - the statement check (warehouse/sandbox_guard.py): one query of a reading kind, no table function or
   system view that reads files, runs other statements or shows the server's paths and settings;
-- the connection: read-only, external access disabled, configuration locked;
+- the connection: read-only, external access disabled, configuration locked; on a lake, an in-memory DuckDB
+  that attached the lake read-only (its catalog and its data path are all it can reach) before external
+  access went off, and the statement check refuses the lake's own functions (postgres_query, snapshots(),
+  ducklake_*) and its catalog database;
 - the process (warehouse/sandbox_worker.py): every query runs in a process of its own whose address space,
   time, result rows and bytes are limited, spilling into a private temporary folder that is removed after the
   query (and, should a query have been killed, before the next one). A query that would need more memory
@@ -33,10 +36,12 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from warehouse import db, sandbox_guard
+from warehouse import address, db, sandbox_guard, sandbox_worker
+from warehouse.address import Address, LakeAddress
 from warehouse.db import WarehouseError
 from warehouse.sandbox_guard import (
     NO_ATTACH,
+    NO_CATALOG,
     NO_EXTENSIONS,
     NO_FILES,
     NO_SERVER,
@@ -49,6 +54,7 @@ from warehouse.sandbox_worker import SANDBOX_CONFIG
 
 __all__ = [
     "NO_ATTACH",
+    "NO_CATALOG",
     "NO_EXTENSIONS",
     "NO_FILES",
     "NO_SERVER",
@@ -89,10 +95,18 @@ class SandboxError(WarehouseError):
     """A query `dora sql` refuses or that failed; the message is one line meant for the user."""
 
 
-def connect(path: str | os.PathLike | None) -> duckdb.DuckDBPyConnection:
+def connect(path: str | os.PathLike | Address | None) -> duckdb.DuckDBPyConnection:
     """A fenced read-only connection in this process (the schema listing, the analyst's engine); waits
     briefly for a writer's lock like every reader does. Ad-hoc queries go through run_query instead."""
-    p = db.resolve_path(path)
+    where = _address(path)
+    if isinstance(where, LakeAddress):
+        try:
+            return sandbox_worker.open_fenced_lake(
+                LakeAddress(where.catalog, _data_path(where)), str(spill_root()), QUERY_MEMORY
+            )
+        except Refused as exc:
+            raise SandboxError(str(exc)) from exc
+    p = where.path
     # Opening a missing file read-only fails anyway; creating one here would hide a mistyped --warehouse.
     if not p.exists():
         raise SandboxError(f"no warehouse at {p}: import or collect some data first")
@@ -121,7 +135,7 @@ def check(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 
 
 def run_query(
-    path: str | os.PathLike | None,
+    path: str | os.PathLike | Address | None,
     sql: str,
     timeout_seconds: float | None = None,
     max_rows: int | None = None,
@@ -135,9 +149,14 @@ def run_query(
     timeout = time_limit(timeout_seconds)
     rows = _limit("the row limit", max_rows, DEFAULT_MAX_ROWS, MOST_ROWS)
     size = _limit("the byte limit", max_bytes, DEFAULT_MAX_BYTES, MOST_BYTES)
-    p = db.resolve_path(path)
-    if not p.exists():
-        raise SandboxError(f"no warehouse at {p}: import or collect some data first")
+    where = _address(path)
+    target: dict[str, str]
+    if isinstance(where, LakeAddress):
+        target = {"lake": str(where), "data_path": _data_path(where)}
+    else:
+        if not where.path.exists():
+            raise SandboxError(f"no warehouse at {where.path}: import or collect some data first")
+        target = {"path": str(where.path.absolute())}
     # Refusals are found here at once; the query's process checks again before it runs anything.
     scratch = duckdb.connect()
     try:
@@ -145,7 +164,7 @@ def run_query(
     finally:
         scratch.close()
     request = {
-        "path": str(p.absolute()),
+        **target,
         "sql": sql,
         "timeout": timeout,
         "max_rows": rows,
@@ -167,6 +186,32 @@ def run_query(
     elif cut == "bytes":
         df.attrs["note"] = f"result cut at {len(df):,} rows (at most {_bytes(size)} of data)"
     return df
+
+
+def _address(path: str | os.PathLike | Address | None) -> Address:
+    try:
+        return address.parse(path)
+    except WarehouseError as exc:
+        raise SandboxError(sandbox_guard.one_line(str(exc))) from exc
+
+
+def _data_path(lake: LakeAddress) -> str:
+    """The lake's data path as the query's process (whose working folder is its own) must name it."""
+    if "://" in lake.data_path:
+        return lake.data_path
+    return os.path.abspath(lake.data_path)
+
+
+def postgres_environment() -> dict[str, str]:
+    """What libpq reads in the query's process to reach the lake's catalog: the PG* variables (the password
+    too, which no query can read: no file, no environment, no setting shows it), and the password and
+    service files of this user's home, which the query's process (its home its own folder) would not find."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("PG")}
+    home = Path.home()
+    for name, default in (("PGPASSFILE", ".pgpass"), ("PGSERVICEFILE", ".pg_service.conf")):
+        if name not in env and (home / default).is_file():
+            env[name] = str(home / default)
+    return env
 
 
 def time_limit(seconds: float | None) -> float:
@@ -244,6 +289,8 @@ def _ask(request: dict[str, Any], folder: Path, deadline: float) -> tuple[dict[s
     request = {**request, "temp_dir": str(folder)}
     # Nothing of this process's environment (tokens, DORA_* settings) reaches the query's process.
     env = {"PATH": os.defpath, "LC_ALL": "C.UTF-8", "HOME": str(folder), "TMPDIR": str(folder)}
+    if "lake" in request:
+        env.update(postgres_environment())
     with open(folder / "stderr.txt", "wb") as stderr:
         proc = subprocess.Popen(
             [sys.executable, "-I", "-c", _BOOT, str(_ROOT)],
@@ -339,7 +386,7 @@ def query_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def schema_listing(path: str | os.PathLike | None) -> pd.DataFrame:
+def schema_listing(path: str | os.PathLike | Address | None) -> pd.DataFrame:
     """Every column of the raw/core/marts tables and views: schema, table, column, type."""
     con = connect(path)
     try:

@@ -29,6 +29,7 @@ NO_ATTACH = "dora sql cannot attach or detach databases"
 NO_EXTENSIONS = "dora sql cannot install or load extensions"
 NO_SETTINGS = "dora sql cannot change settings (SET, RESET, USE, PRAGMA x = ...)"
 NO_SERVER = "dora sql does not show the server's paths, databases or settings"
+NO_CATALOG = "dora sql does not reach the lake's catalog database (PostgreSQL) or its maintenance functions"
 ONE_QUERY = "dora sql runs one query at a time (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)"
 
 _T = duckdb.StatementType
@@ -103,6 +104,41 @@ _SERVER_DETAILS = frozenset(
     }
 )
 _READS_FILES = re.compile(r"^(read_|parquet_|sniff_csv$|glob$|.*_scan$)")
+# The lake's extensions (warehouse/lake.py): their table functions reach the PostgreSQL catalog directly
+# (postgres_query, postgres_execute), change or show the lake (ducklake_*), and DuckLake answers each
+# ducklake_x also as a bare x() of the attached lake (snapshots(), table_info(), set_option(), ...). Named
+# here, so a connection without the extensions loaded (the asking process) refuses them too.
+LAKE_FUNCTIONS = frozenset(
+    {
+        "ducklake_add_data_files",
+        "ducklake_cleanup_old_files",
+        "ducklake_current_snapshot",
+        "ducklake_delete_orphaned_files",
+        "ducklake_expire_snapshots",
+        "ducklake_flush_inlined_data",
+        "ducklake_last_committed_snapshot",
+        "ducklake_list_files",
+        "ducklake_merge_adjacent_files",
+        "ducklake_options",
+        "ducklake_rewrite_data_files",
+        "ducklake_set_commit_message",
+        "ducklake_set_option",
+        "ducklake_snapshots",
+        "ducklake_table_changes",
+        "ducklake_table_deletions",
+        "ducklake_table_info",
+        "ducklake_table_insertions",
+        "pg_clear_cache",
+        "postgres_attach",
+        "postgres_execute",
+        "postgres_query",
+        "postgres_scan",
+        "postgres_scan_pushdown",
+    }
+)
+# The catalog database DuckLake attaches beside the lake (__ducklake_metadata_<name>): its tables are the
+# lake's PostgreSQL catalog, read or written around DuckLake.
+_LAKE_CATALOG = "__ducklake_metadata"
 # Settings that name a file or folder (checked by name here, and by value on the connection).
 _PATH_SETTING = re.compile(r"dir|path|file|home|secret|repositor|storage|log|profil|output|allowed|extension")
 
@@ -141,6 +177,8 @@ def catalog() -> Catalog:
     finally:
         con.close()
     refused = {name for name in functions if name not in TABLE_FUNCTIONS}
+    # What a connection with the lake's extensions knows, whether or not this one loaded them.
+    functions = functions | lake_functions()
     blocked: set[str] = set()
     # A view on a refused function (pg_settings on duckdb_settings()), or on such a view, is refused too.
     changed = True
@@ -155,6 +193,12 @@ def catalog() -> Catalog:
                 blocked.add(name)
                 changed = True
     return Catalog(functions, frozenset(blocked))
+
+
+def lake_functions() -> frozenset[str]:
+    """The lake's table functions, each also by the bare name DuckLake answers it to (snapshots, ...)."""
+    bare = {name.removeprefix("ducklake_") for name in LAKE_FUNCTIONS if name.startswith("ducklake_")}
+    return LAKE_FUNCTIONS | bare
 
 
 @dataclass(frozen=True)
@@ -183,25 +227,29 @@ def tokens(sql: str) -> list[Token]:
     out = []
     for index, (start, kind) in enumerate(found):
         end = found[index + 1][0] if index + 1 < len(found) else len(sql)
-        if kind is not duckdb.token_type.comment:
+        if kind != duckdb.token_type.comment:
             out.append(Token(kind, sql[start:end].strip(), start))
     return out
 
 
 def check(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Refuse anything but a single query, with a message naming what is not allowed."""
+    found = tokens(sql)
+    if found and found[0].name == "import":
+        # DuckDB 1.4 reads IMPORT DATABASE's folder while parsing it: refused before it is parsed.
+        raise Refused(f"{ONE_QUERY}: PRAGMA is not allowed (IMPORT DATABASE)")
     statements = _statements(con, sql)
     if not statements:
         raise Refused("no query given")
     if len(statements) > 1:
         raise Refused(f"{ONE_QUERY}: got {len(statements)} statements")
     kind = _kind(statements[0])
-    if kind is _T.EXPLAIN:
+    if kind == _T.EXPLAIN:
         inner = _statements(con, _explained(statements[0].query))
         if len(inner) != 1:
             raise Refused(f"{ONE_QUERY}: EXPLAIN takes one query")
         kind = _kind(inner[0])
-        if kind is _T.EXPLAIN:
+        if kind == _T.EXPLAIN:
             raise Refused(f"{ONE_QUERY}: EXPLAIN takes one query")
     if kind not in _QUERIES:
         raise Refused(REFUSED.get(kind, f"{ONE_QUERY}: {kind.name} is not allowed"))
@@ -210,20 +258,28 @@ def check(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 
 def _statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[duckdb.Statement]:
     try:
-        return con.extract_statements(sql)
+        found = con.extract_statements(sql)
     except duckdb.Error as exc:
         raise Refused(one_line(str(exc))) from exc
+    # DuckDB 1.4 expands a PIVOT without an IN list into the parser's own CREATE of an enum of the pivoted
+    # values (no text of the query's) and then the query: that is one query, the last statement.
+    if len(found) > 1 and all(_kind(s) == _T.CREATE and not s.query.strip() for s in found[:-1]):
+        return found[-1:]
+    return found
 
 
 def _kind(statement: duckdb.Statement) -> duckdb.StatementType:
     try:
-        return statement.type
+        kind = statement.type
     except ValueError as exc:  # a statement type the Python enum does not know (UPDATE EXTENSIONS)
         raise Refused(f"{ONE_QUERY}: {_first_words(statement.query)} is not allowed") from exc
+    if kind.name == "???":  # how DuckDB 1.4 names such a type
+        raise Refused(f"{ONE_QUERY}: {_first_words(statement.query)} is not allowed")
+    return kind
 
 
 def _first_words(sql: str) -> str:
-    words = [t.text.upper() for t in tokens(sql)[:2] if t.kind is duckdb.token_type.keyword]
+    words = [t.text.upper() for t in tokens(sql)[:2] if t.kind == duckdb.token_type.keyword]
     return " ".join(words) or "this statement"
 
 
@@ -251,6 +307,8 @@ def _check_names(con: duckdb.DuckDBPyConnection, found: list[Token]) -> None:
         if name is None:
             continue
         called = index + 1 < len(found) and found[index + 1].text == "("
+        if name.startswith(_LAKE_CATALOG) or (called and name in lake_functions()):
+            raise Refused(f"{NO_CATALOG}: {name}{'()' if called else ''} is not allowed")
         if name in known.views or (name in _SERVER_DETAILS and not called):
             raise Refused(f"{NO_SERVER}: {name} is not allowed")
         if called and name in known.table_functions and name not in TABLE_FUNCTIONS:
@@ -267,7 +325,7 @@ def _check_setting(con: duckdb.DuckDBPyConnection, argument: list[Token]) -> Non
     """current_setting('name') of a setting that holds no path; any other form cannot be checked."""
     if (
         len(argument) < 2
-        or argument[0].kind is not duckdb.token_type.string_const
+        or argument[0].kind != duckdb.token_type.string_const
         or argument[1].text != ")"
         or not argument[0].text.startswith("'")
     ):

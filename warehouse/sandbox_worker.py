@@ -27,8 +27,19 @@ from typing import Any, BinaryIO
 import duckdb
 import pyarrow as pa
 
-from warehouse import db
-from warehouse.sandbox_guard import NO_EXTENSIONS, NO_FILES, NO_SETTINGS, READ_ONLY, Refused, check, one_line
+from warehouse import address, db
+from warehouse import lake as lake_sessions
+from warehouse.address import LakeAddress
+from warehouse.sandbox_guard import (
+    NO_ATTACH,
+    NO_EXTENSIONS,
+    NO_FILES,
+    NO_SETTINGS,
+    READ_ONLY,
+    Refused,
+    check,
+    one_line,
+)
 from warehouse.sandbox_guard import redacted as redact
 
 # DuckDB's settings for every ad-hoc connection (the analyst's too, through warehouse.sandbox.connect).
@@ -50,6 +61,7 @@ _FENCE_MESSAGES = [
     ("loading external extensions is disabled", NO_EXTENSIONS),
     ("configuration has been locked", NO_SETTINGS),
     ("attached in read-only mode", READ_ONLY),
+    ("attaching postgres databases is disabled", NO_ATTACH),
 ]
 
 
@@ -66,7 +78,7 @@ def main() -> None:
     # goes to stderr instead.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    secrets = [str(request["path"]), str(Path(request["path"]).resolve()), request["temp_dir"], os.getcwd()]
+    secrets = _secrets(request)
     try:
         header, table = answer(request)
     except Refused as exc:
@@ -80,16 +92,32 @@ def main() -> None:
     os._exit(0)
 
 
+def _secrets(request: dict[str, Any]) -> list[str]:
+    """What a message must never show: the warehouse's paths, the lake's address and data path."""
+    found = [str(request["temp_dir"]), os.getcwd()]
+    if "lake" in request:
+        lake = str(request["lake"])
+        return [*found, lake, lake.split(":", 2)[-1], str(request["data_path"])]
+    path = Path(request["path"])
+    return [*found, str(path), str(path.resolve()), str(path.resolve().parent)]
+
+
 def _exit_with_parent() -> None:
     sys.stdin.read()  # returns at EOF: the parent closed the pipe or is gone
     os._exit(3)
 
 
 def answer(request: dict[str, Any]) -> tuple[dict[str, Any], pa.Table | None]:
-    path, temp_dir = Path(request["path"]), request["temp_dir"]
-    secrets = [str(path), str(path.resolve()), str(path.resolve().parent), temp_dir, os.getcwd()]
-    db.LOCK_WAIT_SECONDS = float(request["lock_wait"])
-    con = open_fenced(path, temp_dir, str(request["memory_limit"]))
+    temp_dir = request["temp_dir"]
+    secrets = _secrets(request)
+    if "lake" in request:
+        where = address.parse(str(request["lake"]), str(request["data_path"]))
+        if not isinstance(where, LakeAddress):
+            raise Refused("not a lake address")
+        con = open_fenced_lake(where, temp_dir, str(request["memory_limit"]))
+    else:
+        db.LOCK_WAIT_SECONDS = float(request["lock_wait"])
+        con = open_fenced(Path(request["path"]), temp_dir, str(request["memory_limit"]))
     check(con, request["sql"])
     timed_out = threading.Event()
 
@@ -103,7 +131,9 @@ def answer(request: dict[str, Any]) -> tuple[dict[str, Any], pa.Table | None]:
         relation = con.sql(request["sql"])
         if relation is None:  # nothing to show (the allow-list lets no such statement through)
             return {"rows": 0, "cut": None}, pa.table({})
-        batches = relation.to_arrow_reader(BATCH_ROWS)
+        # to_arrow_reader is DuckDB 2's name; 1.4 (the lake's) has only fetch_arrow_reader, deprecated in 2.
+        reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+        batches = reader(BATCH_ROWS)
         table, cut = capped(batches, batches.schema, int(request["max_rows"]), int(request["max_bytes"]))
     except duckdb.InterruptException:
         if timed_out.is_set():
@@ -122,20 +152,54 @@ def answer(request: dict[str, Any]) -> tuple[dict[str, Any], pa.Table | None]:
     return {"rows": table.num_rows, "cut": cut}, table
 
 
-def open_fenced(path: Path, temp_dir: str, memory_limit: str) -> duckdb.DuckDBPyConnection:
-    """The fenced read-only connection, spilling into `temp_dir`, its session UTC and then locked."""
-    config = {
+def _config(temp_dir: str, memory_limit: str) -> dict[str, str | int | bool]:
+    return {
         **SANDBOX_CONFIG,
         "memory_limit": memory_limit,
         "temp_directory": temp_dir,
         "max_temp_directory_size": "2GB",
         "secret_directory": os.path.join(temp_dir, "secrets"),
-        "home_directory": temp_dir,
     }
+
+
+def open_fenced(path: Path, temp_dir: str, memory_limit: str) -> duckdb.DuckDBPyConnection:
+    """The fenced read-only connection, spilling into `temp_dir`, its session UTC and then locked."""
     try:
-        con = db.open_waiting(path, read_only=True, config=config)
+        con = db.open_waiting(path, read_only=True, config=_config(temp_dir, memory_limit))
     except db.WarehouseError as exc:
         raise Refused(one_line(str(exc))) from exc
+    return _locked(con, temp_dir)
+
+
+def open_fenced_lake(lake: LakeAddress, temp_dir: str, memory_limit: str) -> duckdb.DuckDBPyConnection:
+    """The lake attached read-only in a private in-memory DuckDB (warehouse/lake.py), then fenced like a
+    file: external access, needed to load the lake's extensions and attach its catalog, goes off before any
+    query with only the data path allowed, so a query reaches the lake's tables and nothing else (no other
+    file, no new PostgreSQL connection, no extension)."""
+    config = {**_config(temp_dir, memory_limit), "enable_external_access": True}
+    try:
+        con = lake_sessions.connect(lake, read_only=True, config=config)
+    except db.WarehouseError as exc:
+        raise Refused(one_line(str(exc))) from exc
+    try:
+        if "://" not in lake.data_path:
+            con.execute(f"set allowed_directories = [{_literal(lake.data_path)}]")
+        else:
+            con.execute(f"set allowed_paths = [{_literal(lake.data_path)}]")
+        con.execute("set enable_external_access = false")
+        return _locked(con, temp_dir)
+    except BaseException:
+        con.close()
+        raise
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _locked(con: duckdb.DuckDBPyConnection, temp_dir: str) -> duckdb.DuckDBPyConnection:
+    # home_directory is SET, not given at connect time: DuckDB 1.4 refuses it as a global option there.
+    con.execute(f"set home_directory = {_literal(temp_dir)}")
     con.execute("set TimeZone = 'UTC'")
     con.execute("set enable_progress_bar = false")  # it would print on stdout (sent to stderr anyway)
     con.execute("set lock_configuration = true")

@@ -8,6 +8,9 @@ The batches go to the warehouse's working copy (warehouse/publish.py), never to 
 readers keep answering from the last published state during a sync, and see the batches together with
 the transform that follows (`db.write`, which publishes both). A collect killed before that leaves its
 working copy resumable: the next run (or the next write) carries on from it.
+
+On a lake (warehouse/lake.py) each batch is a DuckLake commit readers see at once; a batch whose commit
+conflicts with another writer's is run again whole (`db.retrying`).
 """
 
 from __future__ import annotations
@@ -153,10 +156,19 @@ class WarehouseSink:
         }
 
     def write(self, batch: Batch) -> None:
+        """The batch's raw payloads, rows and cursor in one transaction (on a lake, run again when another
+        writer's commit conflicts with it: never lost, never twice)."""
         with self._lock:
-            con = self._connect()
-            _run(con, "begin")
-            try:
+            db.retrying(lambda: self._write_once(batch), f"writing a batch of {self.source} {batch.scope}")
+            self.rows_written += batch.items
+            self._batches += 1
+        publish.fault_point(f"batch-{self._batches}")
+
+    def _write_once(self, batch: Batch) -> None:
+        con = self._connect()
+        removed = 0
+        try:
+            with db.transaction(con):
                 for entity, records in batch.raw.items():
                     self._raw(con, entity, batch.scope, records)
                 for table in TABLES:
@@ -164,19 +176,15 @@ class WarehouseSink:
                     if rows:
                         self._canonical(con, table, rows)
                 for complete in batch.complete:
-                    self.rows_removed += self._complete(con, complete)
+                    removed += self._complete(con, complete)
                 if batch.quarantined:
                     self._quarantine(con, batch.scope, batch.quarantined)
                 if batch.cursor is not None:
                     self._cursor(con, batch.scope, batch.entity, batch.cursor)
-                _run(con, "commit")
-            except Exception:
-                con.execute("rollback")
-                self._created.clear()  # tables created in the rolled-back transaction are gone too
-                raise
-            self.rows_written += batch.items
-            self._batches += 1
-        publish.fault_point(f"batch-{self._batches}")
+        except Exception:
+            self._created.clear()  # tables created in the rolled-back transaction are gone too
+            raise
+        self.rows_removed += removed
 
     def _raw(self, con: duckdb.DuckDBPyConnection, entity: str, scope: str, records: list[Record]) -> None:
         if not ENTITY.match(entity):
@@ -282,7 +290,8 @@ def quarantined(
     """(scope, entity, key, problem) of the objects of a source quarantined (since a time), for a summary."""
     exists = db.scalar(
         con,
-        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?",
+        "select count(*) from information_schema.tables where table_catalog = current_database()"
+        " and table_schema = 'raw' and table_name = ?",
         [f"{source}__quarantine"],
     )
     if not exists:

@@ -21,7 +21,7 @@ from importlib import resources
 import duckdb
 
 from warehouse import walk
-from warehouse.db import get_meta, read_sql, set_meta
+from warehouse.db import Where, get_meta, read_sql, retrying, set_meta, transaction, write
 from warehouse.load import last_load_id
 from warehouse.metric_settings import MetricsSettings, Tiers
 from warehouse.schema import TABLE_BY_NAME
@@ -111,8 +111,7 @@ def run(con: duckdb.DuckDBPyConnection, settings: MetricsSettings, full: bool = 
     deployments the commit-graph walk visited under "walked_deployments"."""
     timings: dict[str, float] = {}
     set_variables(con, settings)
-    con.execute("begin")
-    try:
+    with transaction(con):
         stamp = fingerprint(settings)
         last_load = last_load_id(con)
         seen = get_meta(con, "transformed_load_id")
@@ -134,10 +133,6 @@ def run(con: duckdb.DuckDBPyConnection, settings: MetricsSettings, full: bool = 
         set_meta(con, "transformed_load_id", str(last_load))
         set_meta(con, "transform_fingerprint", stamp)
         set_meta(con, "last_transform_at", dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat())
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     if os.environ.get("DORA_PROFILE"):
         log.warning(
             "transform (%s): %s",
@@ -145,6 +140,17 @@ def run(con: duckdb.DuckDBPyConnection, settings: MetricsSettings, full: bool = 
             ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items()),
         )
     return {**timings, "walked_deployments": walked, "full": float(full)}
+
+
+def run_in(where: Where, settings: MetricsSettings, full: bool = False) -> dict[str, float]:
+    """`run` in a write of its own: on a lake, run again whole when another writer's commit conflicts
+    with it (it then sees every write committed before it)."""
+
+    def attempt() -> dict[str, float]:
+        with write(where) as con:
+            return run(con, settings, full)
+
+    return retrying(attempt, "transforming")
 
 
 def _timed(step: Callable[..., object], *args: object) -> float:

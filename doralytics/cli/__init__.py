@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from doralytics.cli import collect, collect_apis, data, export, query, report, serve  # noqa: F401
+from doralytics.cli import collect, collect_apis, data, export, query, report, serve, warehouse_cmd  # noqa: F401
 from doralytics.cli.common import app, error
 
 

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from doralytics.cli.common import Format, app, emit, err, fail, note, run_transform, state
+from doralytics.cli.common import Format, app, emit, err, fail, note, state, warehouse_address
 from doralytics.config import ConfigError
 
 if TYPE_CHECKING:
@@ -134,10 +134,10 @@ def settings_of(parse: Callable[..., Settings], section: str, **overrides: Any) 
 
 def transform_after(summary: str) -> None:
     from warehouse import db
+    from warehouse.transform import run_in
 
     try:
-        with db.write(state.warehouse) as con:
-            run_transform(con)
+        run_in(warehouse_address(), state.config.metrics)
     except db.WarehouseError as exc:
         fail(str(exc))
     err.print(summary, highlight=False)
@@ -260,9 +260,11 @@ def github(
         production_pattern=state.config.metrics.production_environments,
     )
     if options.clone and not options.clone_dir:
-        from warehouse import db
+        from warehouse.address import FileAddress
 
-        base = db.resolve_path(state.warehouse)
+        where = warehouse_address()
+        # beside a file warehouse; for a lake (shared by many hosts), in this host's working folder
+        base = where.path if isinstance(where, FileAddress) else Path("dora-lake")
         options = options.model_copy(update={"clone_dir": str(base.parent / f".{base.stem}-clones")})
 
     def client() -> Any:

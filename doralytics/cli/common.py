@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
+    from warehouse.address import Address
     from warehouse.metrics import Scope
 
 app = typer.Typer(
@@ -86,7 +88,10 @@ def main_options(
             "--warehouse",
             "-w",
             envvar="DORA_WAREHOUSE",
-            help="DuckDB warehouse file [default: ./dora.duckdb]",
+            help="the warehouse: a DuckDB file [default: ./dora.duckdb], or a DuckLake as "
+            "ducklake:postgres:<libpq conninfo> (e.g. 'ducklake:postgres:dbname=dora host=db user=dora'), "
+            "its data files under [warehouse] data_path or DORA_DATA_PATH; the password only from "
+            "PGPASSWORD, a service file or ~/.pgpass",
         ),
     ] = None,
     config: Annotated[
@@ -99,19 +104,49 @@ def main_options(
     except config_mod.ConfigError as exc:
         fail(str(exc))
     state.warehouse = warehouse or state.config.warehouse
+    compose_address()
 
 
-def existing_warehouse(fresh: bool = False) -> Path:
-    """The warehouse a reading command reads: a path that does not exist is a mistake, not a new file.
+def compose_address() -> None:
+    """A lake address gets dora.toml's `[warehouse] data_path` through DORA_DATA_PATH (so the `dora`
+    children this process starts get it too); a bad lake address (a password in it) fails here."""
+    from warehouse import address
+
+    text = state.warehouse or os.environ.get("DORA_WAREHOUSE") or ""
+    if not text.startswith(address.LAKE_PREFIX):
+        return
+    data_path = getattr(state.config, "data_path", None)
+    try:
+        found = address.parse(text, data_path)
+    except address.WarehouseError as exc:
+        fail(str(exc))
+    os.environ.update(address.environment(found))
+
+
+def warehouse_address() -> Address:
+    """The warehouse the command works on (--warehouse, DORA_WAREHOUSE, dora.toml, ./dora.duckdb)."""
+    from warehouse import address
+
+    try:
+        return address.parse(state.warehouse)
+    except address.WarehouseError as exc:
+        fail(str(exc))
+
+
+def existing_warehouse(fresh: bool = False) -> Address:
+    """The warehouse a reading command reads: a path that does not exist (a lake with no schema) is a
+    mistake, not a new warehouse.
 
     Marts older than the core tables (rows loaded after the last transform, e.g. by a program that loads
     without transforming) are refused when the command shows metrics (`fresh`), else a warning."""
     from warehouse import db
 
-    path = db.resolve_path(state.warehouse)
-    if not path.exists():
-        fail(f"no warehouse at {path}: build one with `dora demo`, `dora import DIR` or `dora collect ...`")
+    path = warehouse_address()
     try:
+        if not db.exists(path):
+            fail(
+                f"no warehouse at {path}: build one with `dora demo`, `dora import DIR` or `dora collect ...`"
+            )
         with db.read(path) as con:
             lag = db.stale(con)
     except db.WarehouseError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,7 +14,11 @@ from doralytics.cli.common import (
     parse_date,
     run_transform,
     state,
+    warehouse_address,
 )
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @app.command("import")
@@ -28,12 +32,14 @@ def import_(folder: Annotated[Path, typer.Argument(help="folder holding the bund
     from warehouse import db, load, publish
     from warehouse.bundle import BundleError
 
+    def then(con: duckdb.DuckDBPyConnection) -> None:
+        publish.fault_point("loaded")
+        run_transform(con)
+
     try:
-        # One write: the load and the transform are published together, or (an error, a kill) neither.
-        with db.write(state.warehouse) as con:
-            counts = load.import_bundle(con, folder)
-            publish.fault_point("loaded")
-            run_transform(con)
+        # One write: the load and the transform are published (a lake: committed) together, or (an error,
+        # a kill) neither; on a lake, run again whole when another writer's commit conflicts with it.
+        counts = load.import_into(warehouse_address(), folder, then=then)
     except BundleError as exc:
         fail(str(exc))
     except db.WarehouseError as exc:
@@ -48,10 +54,10 @@ def transform() -> None:
     Example: dora --warehouse dora.duckdb transform
     """
     from warehouse import db
+    from warehouse.transform import run_in
 
     try:
-        with db.write(state.warehouse) as con:
-            run_transform(con)
+        run_in(warehouse_address(), state.config.metrics)
     except db.WarehouseError as exc:
         fail(str(exc))
     note("transformed")
@@ -70,7 +76,15 @@ def demo(
     from warehouse import db
 
     last = parse_date(end, "--end") if end else None
-    with db.write(state.warehouse) as con:
-        counts = demo_org.build(con, seed=seed, end=last)
-        run_transform(con)
+
+    def attempt() -> dict[str, int]:
+        with db.write(warehouse_address()) as con:
+            built = demo_org.build(con, seed=seed, end=last)
+            run_transform(con)
+            return built
+
+    try:
+        counts = db.retrying(attempt, "building the demo")
+    except db.WarehouseError as exc:
+        fail(str(exc))
     note("demo built: " + ", ".join(f"{n} {t}" for t, n in counts.items()))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -22,13 +25,57 @@ from doralytics.cli.common import (
     existing_warehouse,
     fail,
     human,
+    note,
     records,
     scope_of,
     state,
 )
 
 if TYPE_CHECKING:
+    import duckdb
+
     from warehouse.metrics import Scope
+
+
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="a DuckLake warehouse as it was: a snapshot id (a report names the one it was computed on) or a "
+        "UTC time, YYYY-MM-DD[THH:MM[:SS]]",
+    ),
+]
+
+
+def as_of_value(text: str | None) -> int | str | None:
+    """--as-of as warehouse.db.read takes it: a snapshot id, or the time text; a report's own words
+    ("snapshot 12 at 2026-07-06 09:00:00") name its snapshot too."""
+    if text is None:
+        return None
+    found = re.fullmatch(r"\s*(?:snapshot\s+)?(\d+)(?:\s+at\s+.*)?", text)
+    if found:
+        return int(found.group(1))
+    return text.strip()
+
+
+@contextmanager
+def reading(as_of: str | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse a metrics command reads: the latest state, refused when its marts lag the core tables;
+    or with --as-of the lake's state then (a file warehouse refuses --as-of: it keeps no past states)."""
+    from warehouse import db
+
+    moment = as_of_value(as_of)
+    where = existing_warehouse(fresh=moment is None)
+    try:
+        with db.read(where, as_of=moment) as con:
+            if moment is not None:
+                lag = db.stale(con)
+                if lag:
+                    fail(f"--as-of {as_of}: {lag}")
+                note(f"as of {db.snapshot(con)}")
+            yield con
+    except db.WarehouseError as exc:
+        fail(f"--as-of {as_of}: {exc}" if moment is not None and "as of" not in str(exc) else str(exc))
 
 
 @app.command()
@@ -40,20 +87,18 @@ def metrics(
     service: ServiceOpt = None,
     team: TeamOpt = None,
     environment: EnvOpt = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """The five DORA metrics, their tiers and data-quality counts for a period.
 
     Example: dora metrics --from 2026-01-01 --to 2026-03-31 --group-by team --format json
+    Example: dora metrics --from 2026-06-22 --to 2026-06-28 --as-of 41   (a lake's snapshot 41)
     """
-    from warehouse import db
     from warehouse.metrics import compute, flat, to_json
 
     scope = scope_of(start, end, group_by, service, team, environment)
-    try:
-        with db.read(existing_warehouse(fresh=True)) as con:
-            groups = compute(con, scope, state.config.metrics.tiers)
-    except db.WarehouseError as exc:
-        fail(str(exc))
+    with reading(as_of) as con:
+        groups = compute(con, scope, state.config.metrics.tiers)
     emit(flat(groups), fmt, to_json(scope, groups), table=_metrics_table(groups, scope), width=150)
 
 
@@ -130,20 +175,20 @@ def explain(
     deployment: Annotated[
         str | None, typer.Option("--deployment", help="only the rows of this deployment_id")
     ] = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """The rows behind a number: deployments, changes or incidents, with the signal behind each failure.
 
     Example: dora explain change_failure_rate --group checkout --from 2026-03-02 --to 2026-03-15
     Example: dora explain outside_paths --deployment web-3 --from 2026-03-01 --to 2026-03-31
     """
-    from warehouse import db
     from warehouse.metrics import EXPLAIN
     from warehouse.metrics import explain as explain_rows
 
     if metric not in EXPLAIN:
         fail(f"unknown metric {metric!r}; one of: {', '.join(EXPLAIN)}")
     scope = scope_of(start, end, group_by, service, team, environment)
-    with db.read(existing_warehouse(fresh=True)) as con:
+    with reading(as_of) as con:
         frame = explain_rows(con, metric, scope, group, deployment)
     rows = records(frame)
     emit(
@@ -177,8 +222,7 @@ def sql(
 
     from rich.text import Text
 
-    from doralytics.cli.common import err, note
-    from warehouse import db
+    from doralytics.cli.common import err
     from warehouse.sandbox import MB, SandboxError, run_query
 
     def refuse(message: str) -> NoReturn:
@@ -193,7 +237,7 @@ def sql(
             refuse(f"{option}: expected a whole number of at least 1, got {value}")
     try:
         frame = run_query(
-            db.resolve_path(state.warehouse),
+            state.warehouse,
             query,
             timeout_seconds=timeout,
             max_rows=max_rows,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -15,13 +16,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from doralytics.cli.common import Format, TeamOpt, app, emit, fail, note, state
+from doralytics.cli.common import Format, TeamOpt, app, emit, fail, note, state, warehouse_address
 from doralytics.config import ConfigError
 
 if TYPE_CHECKING:
     from reports.deliver import Outcome
     from reports.settings import Job, ReportSettings, SmtpSettings
     from reports.weekly import Week
+    from warehouse.address import Address
 
 log = logging.getLogger("doralytics.schedule")
 
@@ -40,6 +42,7 @@ PASSWORD_ENV = "DORA_SMTP_PASSWORD"
 class ReportFormat(StrEnum):
     html = "html"
     md = "md"
+    json = "json"
 
 
 def _settings() -> tuple[ReportSettings, SmtpSettings]:
@@ -121,7 +124,7 @@ def weekly(
     ] = None,
     team: TeamOpt = None,
     fmt: Annotated[
-        ReportFormat | None, typer.Option("--format", help="html (mail) or md (chat, wikis)")
+        ReportFormat | None, typer.Option("--format", help="html (mail), md (chat, wikis) or json (programs)")
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="file to write [default: reports-out/weekly-WEEK.EXT]")
@@ -213,7 +216,6 @@ def schedule(
     from doralytics.cli import supervise
     from reports import deliver, settings
     from reports import schedule as sched
-    from warehouse import db
 
     try:
         jobs = settings.jobs(state.config.sections)
@@ -266,9 +268,23 @@ def schedule(
             log.error("job %s: exited with %d", job.name, code)
 
     stop = sched.Stop()
-    ledger = sched.Ledger(Path(f"{db.resolve_path(state.warehouse).resolve()}.schedule.json"))
+    ledger = sched.Ledger(ledger_path(warehouse_address()))
     with supervise.stop_signals(lambda sig: stop.request(sig.name)):
         sched.run(jobs, run_child, max_runs=max_runs, stop=stop, on_stop=children.stop, ledger=ledger)
+
+
+def ledger_path(where: Address) -> Path:
+    """Where the scheduler keeps the jobs it is running (reports.schedule.Ledger): beside a warehouse file;
+    for a lake, whose data path other machines share, on this machine: beside dora.toml (else in the
+    current folder), named after the lake's catalog database."""
+    from warehouse.address import FileAddress
+
+    if isinstance(where, FileAddress):
+        return Path(f"{where.path.resolve()}.schedule.json")
+    found = re.search(r"(?:^|\s)dbname\s*=\s*'?([^\s']+)", where.catalog)
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", found.group(1) if found else "lake")
+    folder = Path(state.config.path).resolve().parent if state.config.path else Path.cwd()
+    return folder / f"ducklake-{name}.schedule.json"
 
 
 def _dora_args() -> list[str]:

@@ -19,6 +19,7 @@ from doralytics.cli.common import (
     fail,
     note,
     state,
+    warehouse_address,
 )
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -118,25 +119,36 @@ def dashboard(
     Example: dora --warehouse dora.duckdb dashboard --port 8501
     """
     from dashboard import signin
-    from warehouse import db
 
-    path = db.resolve_path(state.warehouse).resolve()
-    if not path.parent.exists():
-        fail(f"no folder for the warehouse {path}")
+    where, shared = _warehouse_env()
     folder = signin.private_folder()
     try:
         mode, secrets = _sign_in_mode(host, no_auth, folder)
-        env = dict(os.environ, DORA_WAREHOUSE=str(path))
+        env = dict(os.environ, **shared)
         env[signin.MODE_ENV] = mode
         for name in (signin.CLIENT_SECRET_ENV, signin.COOKIE_SECRET_ENV):
             env.pop(name, None)  # Streamlit reads them from the private file; the app has no use for them
         if state.config.path is not None:
             env["DORA_CONFIG"] = str(Path(state.config.path).resolve())
-        note(f"Doralytics dashboard on http://{host}:{port} (warehouse {path}); Ctrl-C to stop")
+        note(escape(f"Doralytics dashboard on http://{host}:{port} (warehouse {where}); Ctrl-C to stop"))
         code = _supervise(streamlit_command(port, host, secrets), env)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     raise typer.Exit(code)
+
+
+def _warehouse_env() -> tuple[str, dict[str, str]]:
+    """The warehouse as the dashboard's process gets it: DORA_WAREHOUSE, a file's absolute path or a lake's
+    address text, with the lake's data path in DORA_DATA_PATH; and how the note names it."""
+    from warehouse import address
+
+    where = warehouse_address()
+    if isinstance(where, address.FileAddress):
+        path = where.path.resolve()
+        if not path.parent.exists():
+            fail(escape(f"no folder for the warehouse {path}"))
+        where = address.FileAddress(path)
+    return str(where), address.environment(where)
 
 
 def _supervise(command: list[str], env: dict[str, str]) -> int:

@@ -11,6 +11,7 @@ import typer
 from doralytics.cli.common import existing_warehouse, state
 from tests.support.cli import EXAMPLES, dora
 from warehouse import db, load
+from warehouse.address import FileAddress
 
 FIX = "run `dora transform`"
 
@@ -50,5 +51,5 @@ def test_metrics_commands_refuse_stale_marts(
         existing_warehouse(fresh=True)
     assert stopped.value.exit_code == 2
     assert FIX in capsys.readouterr().err
-    assert existing_warehouse() == path  # other readers: a warning only
+    assert existing_warehouse() == FileAddress(path)  # other readers: a warning only
     assert FIX in capsys.readouterr().err

@@ -303,3 +303,21 @@ def test_gives_up_on_a_writer_of_another_process_with_a_clear_error_without_path
     assert message.startswith("cannot open <server path>: ") and "lock" in message.lower()
     assert "\n" not in message
     assert not re.search(r"(?<![:/\w])/\w", re.sub(r"https://\S+", "", message)), message  # no path
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select * from postgres_query('__ducklake_metadata_warehouse', 'select 1')",
+        "select * from Postgres_Execute('__ducklake_metadata_warehouse', 'drop table ducklake_snapshot')",
+        'select * from "__ducklake_metadata_warehouse".public.ducklake_snapshot',
+        "select * from snapshots()",
+        "select * from warehouse.current_snapshot()",
+        "select * from ducklake_table_info('warehouse')",
+    ],
+)
+def test_the_lakes_functions_are_refused_where_no_lake_extension_is_loaded(sql: str) -> None:
+    """The asking process (DuckDB 2 here, without the lake's extensions) refuses them before any lake is
+    reached; tests/lake/test_surfaces_sql.py checks the same on a real lake."""
+    with pytest.raises(SandboxError, match="does not reach the lake's catalog"):
+        sandbox.check(duckdb.connect(), sql)

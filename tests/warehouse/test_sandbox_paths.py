@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from tests.support.warehouses import small_warehouse
@@ -38,6 +39,14 @@ def _leaks(text: str, warehouse: Path) -> list[str]:
 def _all_text(warehouse: Path, sql: str) -> str:
     df = sandbox.run_query(warehouse, sql)
     return " ".join(map(str, df.columns)) + " " + df.astype(str).to_csv()
+
+
+ON_14 = duckdb.__version__.startswith("1.4.")
+ON_14_SAYS = {
+    'syntax error at or near "explain"': "syntax error at end of input",
+    "enable_profiling() is not allowed": "Table Function with name enable_profiling does not exist",
+    sandbox.NO_FILES: "Table Function with name read_duckdb does not exist",
+}
 
 
 @pytest.mark.parametrize(
@@ -72,7 +81,11 @@ def _all_text(warehouse: Path, sql: str) -> str:
 def test_no_statement_form_gets_past_the_allow_list(warehouse: Path, sql: str, message: str) -> None:
     with pytest.raises(SandboxError) as info:
         sandbox.run_query(warehouse, sql)
-    assert message in str(info.value) and "\n" not in str(info.value)
+    said = str(info.value)
+    assert "\n" not in said
+    # DuckDB 1.4 has no read_duckdb() nor enable_profiling() (refused as unknown) and words a lone EXPLAIN's
+    # syntax error at the end of the input: refused all the same.
+    assert message in said or (ON_14 and message in ON_14_SAYS and ON_14_SAYS[message] in said)
     assert sorted(p.name for p in warehouse.parent.iterdir()) == ["w.duckdb"]
 
 

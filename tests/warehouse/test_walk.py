@@ -137,3 +137,23 @@ def test_the_walk_state_does_not_grow_with_the_services_of_a_repository(tmp_path
 
     one, many = state(1), state(20)
     assert one == many and one["extra"] == 1  # f1 itself, the one commit off the spine it reaches
+
+
+def test_a_spine_that_ended_on_a_branch_follows_the_work_that_went_on_below_its_end(tmp_path):
+    b = Bundle()
+    b.chain("c0", "c1", "c2", when=at(1))
+    b.deploy("D1", "c1", at(2))
+    # a longer branch from c1: its chain holds D1's sha too and is the longest, so the spine ends on it
+    b.chain("b1", "b2", start="c1", when=at(1, 2))
+    r = load_bundle(b, tmp_path)
+    assert spine(r.path) == [sha("c0"), sha("c1"), sha("b1"), sha("b2")]
+    day = Bundle()
+    day.rows.clear()
+    day.commit("c3", ("c2",), when=at(3))  # the main line goes on from c2, which has no position
+    day.deploy("D2", "c3", at(4))
+    assert add_and_transform(r.path, tmp_path, day) == 1
+    # the spine is cut at c1 and extended through c2, not placed again from scratch nor left behind
+    assert spine(r.path) == [sha("c0"), sha("c1"), sha("c2"), sha("c3")]
+    # D1, the first deployment, is the baseline: it ships nothing
+    assert {(d, s) for d, s, shipped in reach(r.path) if shipped} == {("D2", sha("c2")), ("D2", sha("c3"))}
+    assert reach(r.path) == from_scratch(tmp_path, b, day)

@@ -21,19 +21,18 @@ create table if not exists raw.sync_runs (
     finished_at timestamp, rows_loaded bigint, status varchar not null
 );
 
--- the load ids: a loader takes one per table it writes; rows inserted without one get their own
-create sequence if not exists core.load_seq;
+-- the load ids: a loader takes one per table it writes (main._doralytics `load_id`, migration 5)
 
 -- grain: one row per service
 create table if not exists core.services (
-    service varchar not null, repo varchar, team varchar, _load_id bigint not null default nextval('core.load_seq')
+    service varchar not null, repo varchar, team varchar, _load_id bigint not null
 );
 
 -- grain: one row per (repo, sha)
 create table if not exists core.commits (
     repo varchar not null, sha varchar not null, parents varchar[] not null,
     authored_at timestamp not null, committed_at timestamp, author varchar, message varchar,
-    _load_id bigint not null default nextval('core.load_seq')
+    _load_id bigint not null
 );
 
 -- grain: one row per (repo, number)
@@ -41,33 +40,33 @@ create table if not exists core.pull_requests (
     repo varchar not null, number bigint not null, title varchar, author varchar,
     created_at timestamp, first_commit_at timestamp, first_review_at timestamp, merged_at timestamp,
     merge_commit_sha varchar, head_branch varchar, base_branch varchar, labels varchar[] not null,
-    _load_id bigint not null default nextval('core.load_seq')
+    _load_id bigint not null
 );
 
 -- grain: one row per (repo, number, sha)
 create table if not exists core.pull_request_commits (
-    repo varchar not null, number bigint not null, sha varchar not null, _load_id bigint not null default nextval('core.load_seq')
+    repo varchar not null, number bigint not null, sha varchar not null, _load_id bigint not null
 );
 
 -- grain: one row per deployment_id
 create table if not exists core.deployments (
     deployment_id varchar not null, service varchar not null, environment varchar not null,
     environment_tier varchar, commit_sha varchar not null, started_at timestamp,
-    finished_at timestamp not null, status varchar not null, _load_id bigint not null default nextval('core.load_seq')
+    finished_at timestamp not null, status varchar not null, _load_id bigint not null
 );
 
 -- grain: one row per run_id
 create table if not exists core.pipeline_runs (
     run_id varchar not null, service varchar, pipeline varchar, branch varchar,
     commit_sha varchar, started_at timestamp, finished_at timestamp, status varchar,
-    _load_id bigint not null default nextval('core.load_seq')
+    _load_id bigint not null
 );
 
 -- grain: one row per incident_id
 create table if not exists core.incidents (
     incident_id varchar not null, service varchar not null, title varchar, severity varchar,
     created_at timestamp not null, resolved_at timestamp, deployment_id varchar, commit_sha varchar,
-    _load_id bigint not null default nextval('core.load_seq')
+    _load_id bigint not null
 );
 
 -- The commit-graph walk's state (warehouse/walk.py), kept between transforms so that a day of new

@@ -53,11 +53,15 @@ change_facts as (
         c.authored_at
     from first_shipped as f
     join deployments as d using (deployment_id)
-    -- one row per change: for a PR its number is enough; a commit change has one commit
+    -- one row per change: for a PR its number is enough; a commit change has one commit (so only the
+    -- PRs' commits are grouped, and by their number rather than the longer change_id)
     join (
-        select change_id, any_value(repo) as repo, any_value(pr_number) as pr_number, min(sha) as sha,
-            arg_min(title, sha) as title
-        from affected group by change_id
+        select change_id, repo, pr_number, sha, title
+        from affected where pr_number is null and change_id is not null
+        union all
+        select any_value(change_id), repo, pr_number, min(sha), arg_min(title, sha)
+        from affected where pr_number is not null
+        group by repo, pr_number
     ) as cc using (change_id)
     left join core.pull_requests as p on p.repo = cc.repo and p.number = cc.pr_number
     left join core.commits as c on c.repo = cc.repo and c.sha = cc.sha

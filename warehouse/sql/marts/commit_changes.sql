@@ -31,10 +31,11 @@ commits as (
     select
         c.repo, c.sha, c.authored_at, len(c.parents) >= 2 as is_merge_commit,
         rtrim(split_part(coalesce(c.message, ''), chr(10), 1), chr(13)) as title,
-        list_transform(
-            regexp_extract_all(coalesce(c.message, ''), 'This reverts commit ([0-9a-fA-F]{7,64})', 1),
+        -- the regular expression only where its literal part occurs: most messages are no revert
+        case when contains(c.message, 'This reverts commit ') then list_transform(
+            regexp_extract_all(c.message, 'This reverts commit ([0-9a-fA-F]{7,64})', 1),
             lambda s: lower(s)
-        ) as reverted_prefixes,
+        ) else []::varchar[] end as reverted_prefixes,
         coalesce(bm.number, bl.number) as pr_number
     from core.commits as c
     semi join _affected_commits using (repo, sha)

@@ -4,8 +4,9 @@
 create or replace temp macro in_period(t) as
     t >= getvariable('period_start') and t < getvariable('period_end');
 
+-- (the cast: a variable set to null is typed INTEGER on DuckDB 1.4, which list_contains refuses)
 create or replace temp macro in_environments(e) as
-    getvariable('environments') is null or list_contains(getvariable('environments'), e);
+    getvariable('environments') is null or list_contains(cast(getvariable('environments') as varchar[]), e);
 
 -- The ISO week (Monday) or day holding t, as the variable bucket says; with bucket null, the whole
 -- period is one bucket (the metrics of the period are the trend of one bucket).

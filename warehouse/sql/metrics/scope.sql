@@ -8,5 +8,7 @@ select
         else 'all'
     end as grp
 from core.services
-where (getvariable('services') is null or list_contains(getvariable('services'), service))
-  and (getvariable('teams') is null or list_contains(getvariable('teams'), coalesce(team, 'unassigned')))
+-- (the casts: a variable set to null is typed INTEGER on DuckDB 1.4, which list_contains refuses)
+where (getvariable('services') is null or list_contains(cast(getvariable('services') as varchar[]), service))
+  and (getvariable('teams') is null
+       or list_contains(cast(getvariable('teams') as varchar[]), coalesce(team, 'unassigned')))
