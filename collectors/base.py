@@ -242,6 +242,18 @@ class RateBudget:
         return wait
 
 
+def history_start(since: dt.date | None, deployed_since: dt.datetime | None) -> dt.datetime | None:
+    """Where a collect reads commit history from: the collect's start (or the earliest deployment found,
+    if earlier), a day early, since commits are authored before they are deployed and the baseline's own
+    commit must be there. None: the whole history."""
+    if since is None:
+        return None
+    start = dt.datetime.combine(since, dt.time())
+    if deployed_since is not None:
+        start = min(start, deployed_since)
+    return start - dt.timedelta(days=1)
+
+
 def parse_ts(value: Any) -> dt.datetime | None:
     """An ISO 8601 timestamp as naive UTC (how the warehouse stores time); None stays None."""
     if value in (None, ""):

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -252,12 +252,7 @@ def write(path: Where = None) -> Iterator[duckdb.DuckDBPyConnection]:
     it is ever seen); writers queue on a lock. A lake: one DuckLake transaction committed when the block
     ends (WriteConflict if another writer changed the same tables first: run it again with `retrying`).
     Readers are never blocked and see the last published (committed) state."""
-    where = parse(path)
-    if isinstance(where, LakeAddress):
-        with _lake_session(where, block=True) as con:
-            yield con
-        return
-    with _working(where.path, resumable=False) as con:
+    with _write_session(path, resumable=False) as con:
         yield con
 
 
@@ -267,13 +262,16 @@ def stage(path: Where = None) -> Iterator[duckdb.DuckDBPyConnection]:
     (`transaction`). A file: the working copy is not published when the block ends but kept, resumable,
     for the transform that follows (a `write`, which publishes both together) or for the next run after a
     kill. A lake: each batch is a commit readers see (there is no working copy)."""
+    with _write_session(path, resumable=True) as con:
+        yield con
+
+
+def _write_session(path: Where, resumable: bool) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """A write session: the file's working copy, or a lake session (one transaction unless resumable)."""
     where = parse(path)
     if isinstance(where, LakeAddress):
-        with _lake_session(where, block=False) as con:
-            yield con
-        return
-    with _working(where.path, resumable=True) as con:
-        yield con
+        return _lake_session(where, block=not resumable)
+    return _working(where.path, resumable=resumable)
 
 
 @contextmanager

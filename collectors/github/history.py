@@ -11,11 +11,11 @@ list a long-lived maintenance branch again at each of its releases.)
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from collectors.base import history_start
 from collectors.git.repo import ReadCounts
 from collectors.github import rows
 from collectors.github.client import ApiError, BadAnswer, fatal, objects
@@ -109,13 +109,8 @@ class CommitSteps(RepoScope):
         return list(dict.fromkeys(t for e in DEPLOYING for t in self.cursor(e).get(TIPS) or []))
 
     def _commit_since(self) -> str | None:
-        if self.settings.since is None:
-            return None
-        start = dt.datetime.combine(self.settings.since, dt.time())
-        if self.commits_since is not None:
-            start = min(start, self.commits_since)
-        # commits are authored before they are deployed: a margin so the baseline's own commit is there
-        return (start - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        start = history_start(self.settings.since, self.commits_since)
+        return None if start is None else start.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def compare_pages(self, base: str, head: str) -> Iterator[tuple[list[dict[str, Any]], bool]]:
         """The commits reachable from head and not from base, page by page (with whether more follow);

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
-from collectors.base import CollectorError
+from collectors.base import CollectorError, history_start
 from collectors.gitlab import rows
 from collectors.gitlab.client import Api, BadAnswer, iso
 from collectors.gitlab.scope import ProjectScope, key_of
@@ -81,13 +81,8 @@ class CommitSteps(ProjectScope):
             url, query = next_url, None
 
     def _commit_since(self) -> str | None:
-        if self.settings.since is None:
-            return None
-        start = dt.datetime.combine(self.settings.since, dt.time())
-        if self.commits_since is not None:
-            start = min(start, self.commits_since)
-        # commits are authored before they are deployed: a margin so the baseline's own commit is there
-        return iso(start - dt.timedelta(days=1))
+        start = history_start(self.settings.since, self.commits_since)
+        return None if start is None else iso(start)
 
     def commit_batch(self, entity: str, items: list[Any]) -> Batch:
         """A page of commits: raw payloads, rows, and with paths the files of each non-merge commit."""

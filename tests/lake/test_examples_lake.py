@@ -3,30 +3,12 @@ real command line."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
+from tests.lake.lakecli import metrics
 from tests.support.cli import EXAMPLES, differences, dora, load_json
 from tests.support.postgres import LakeSpot
 from tests.support.warehouses import import_and_transform
-
-
-def metrics(address: str, start: str, end: str, group_by: str) -> dict:
-    out = dora(
-        "--warehouse",
-        address,
-        "metrics",
-        "--from",
-        start,
-        "--to",
-        end,
-        "--group-by",
-        group_by,
-        "--format",
-        "json",
-    ).stdout
-    return json.loads(out)
 
 
 @pytest.mark.parametrize("example", ["small", "generated", "monorepo"])
@@ -39,8 +21,8 @@ def test_worked_example_matches_expected_json_on_the_lake(example: str, lake: La
     assert not list(tmp_path.glob("lake-data/*.duckdb")), "the lake wrote a DuckDB file"
     assert list(lake.data_path.rglob("*.parquet")), "the lake's rows are not in its data folder"
     for group_by in ("service", "team", "org"):
-        got = metrics(lake.address, start, end, group_by)
+        got = metrics(lake.address, group_by=group_by, period=(start, end))
         assert (got["from"], got["to"], got["group_by"]) == (start, end, group_by)
         assert differences(load_json(folder / f"expected-{group_by}.json"), got) == []
         if group_by == "service":  # every field, not only the expected ones, as on the file
-            assert got["groups"] == metrics(str(file), start, end, group_by)["groups"]
+            assert got["groups"] == metrics(str(file), group_by=group_by, period=(start, end))["groups"]
