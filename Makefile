@@ -14,7 +14,7 @@ WAREHOUSE ?= dora.duckdb
 LAKE_COMPAT_TESTS := tests/test_duckdb_line.py tests/warehouse/test_examples.py \
 	tests/warehouse/test_import_errors.py tests/warehouse/test_schema.py tests/warehouse/test_sql_files.py \
 	tests/warehouse/test_buckets.py tests/warehouse/test_sandbox.py tests/warehouse/test_sandbox_paths.py \
-	tests/cli/test_sql_cli.py
+	tests/cli/test_sql_cli.py tests/warehouse/test_load_guards.py tests/warehouse/test_full_rebuild.py
 
 .PHONY: demo test lint bench install install-lake clean browser postgres
 

@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from benchmarks.run import Measure, StepFailed, dora_bin, timed
+from benchmarks.run import Measure, StepFailed, compile_bytecode, dora_bin, timed
 from warehouse import db
 from warehouse.load import upsert
 
@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    compile_bytecode()
     with tempfile.TemporaryDirectory(prefix="dora-monorepo-") as tmp:
         work = Path(tmp)
         out = args.out or work

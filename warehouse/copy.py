@@ -32,17 +32,6 @@ META = "_doralytics"
 OWN_META = frozenset({"schema_version", "generation", "work_state"})
 BATCH_ROWS = 100_000
 _STAGED = "_copy_rows"
-_TABLES = (
-    "select table_schema, table_name from information_schema.tables"
-    " where table_catalog = current_database() and table_type = 'BASE TABLE'"
-    " and table_schema not in ('information_schema', 'pg_catalog')"
-    " order by table_schema, table_name"
-)
-_COLUMNS = (
-    "select column_name, data_type from information_schema.columns"
-    " where table_catalog = current_database() and table_schema = ? and table_name = ?"
-    " order by ordinal_position"
-)
 
 
 class CopyError(WarehouseError):
@@ -114,11 +103,15 @@ def _catalog_key(conninfo: str) -> tuple[str, ...]:
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    return [(s, t) for s, t in con.execute(_TABLES).fetchall() if not (s == "main" and t == META)]
+    return [
+        (s, t)
+        for s, t in con.execute(db.read_sql("copy/tables.sql")).fetchall()
+        if not (s == "main" and t == META)
+    ]
 
 
 def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str]]:
-    return [(c, kind) for c, kind in con.execute(_COLUMNS, [schema, table]).fetchall()]
+    return [(c, kind) for c, kind in con.execute(db.read_sql("copy/columns.sql"), [schema, table]).fetchall()]
 
 
 def _q(name: str) -> str:

@@ -204,7 +204,7 @@ def _working(p: Path, resumable: bool) -> Iterator[duckdb.DuckDBPyConnection]:
                 with _joined(open_already) as con:
                     yield con
                 return
-            work, _ = publish.prepare(p)
+            work, _ = publish.prepare(p, background_flush=not resumable)
             publish.fault_point("prepared")
             con = _session(duckdb.connect(str(work), config=_writer_config()))
             with _registry_lock:

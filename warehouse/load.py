@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,104 +39,156 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _typed(column: Column, header: list[str] | None = None) -> str:
-    """The expression turning a staged text cell into its core type, named after the column."""
-    if header is not None and column.name not in header:
-        absent = "[]::varchar[]" if column.kind in LIST_KINDS else "null::varchar"
-        return f"{absent} as {_q(column.name)}"
-    return f"{_expr(column)} as {_q(column.name)}"
+@dataclass(frozen=True)
+class Check:
+    """What is wrong with a staged text cell `{x}`, whose typed value is `{t}`: `message` is null when the
+    cell is fine (the macros of sql/load/macros.sql). `guard` is a cheap test that holds for every cell
+    the message could find wrong, so the message's full work is done for those cells only and a file of
+    millions of good rows costs little more than its typing (None: the message is that cheap itself)."""
+
+    message: str
+    guard: str | None = None
+
+    def sql(self, column: str) -> str:
+        message = _fill(self.message, column)
+        return message if self.guard is None else f"case when {_fill(self.guard, column)} then {message} end"
 
 
-# Per column kind (warehouse/schema.py): the expression turning a staged text cell {x} into its core
-# type, and the check naming what is wrong with a cell (the macros of sql/load/macros.sql).
-KINDS: dict[str, tuple[str, str | None]] = {
-    "text": ("cell({x})", None),
-    "raw": ("{x}", None),  # kept exactly: "" (quoted) is an empty text, an empty cell null
-    "lower": ("lower(cell({x}))", None),
-    "ts": ("to_utc({x})", "ts_problem({x})"),
-    "sha": ("lower(cell({x}))", "sha_problem({x})"),
-    "shas": ("sha_list({x})", "shas_problem({x})"),
-    "labels": ("label_list({x})", None),
-    "int": ("try_cast(cell({x}) as bigint)", "int_problem({x})"),
-    "status": ("lower(cell({x}))", "status_problem({x}, " + repr(list(DEPLOYMENT_STATUSES)) + ")"),
-    "run_status": ("lower(cell({x}))", "status_problem({x}, " + repr(list(RUN_STATUSES)) + ")"),
+@dataclass(frozen=True)
+class Kind:
+    """A column kind (warehouse/schema.py): `typed` turns a staged text cell `{x}` into its core type (null
+    when it cannot, and then `check` says why)."""
+
+    typed: str
+    check: Check | None = None
+
+
+def _status(allowed: tuple[str, ...]) -> Kind:
+    return Kind(
+        "lower(cell({x}))",
+        Check(f"status_problem({{x}}, {list(allowed)!r})", f"not list_contains({list(allowed)!r}, {{t}})"),
+    )
+
+
+# An ISO 8601 timestamp in UTC (Z), as the collectors and `dora export` write it: the common case.
+ISO_Z = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?[Zz]"
+KINDS: dict[str, Kind] = {
+    "text": Kind("cell({x})"),
+    "raw": Kind("{x}"),  # kept exactly: "" (quoted) is an empty text, an empty cell null
+    "lower": Kind("lower(cell({x}))"),
+    # the connection runs with TimeZone UTC, so the cast to timestamp gives UTC wall time
+    "ts": Kind(
+        "cast(try_cast(cell({x}) as timestamptz) as timestamp)",
+        Check(
+            "ts_problem({x})",
+            f"{{x}} is not null and ({{t}} is null or not regexp_full_match({{x}}, '{ISO_Z}'))",
+        ),
+    ),
+    "sha": Kind(
+        "lower(cell({x}))", Check("sha_problem({x})", "not regexp_full_match({t}, '[0-9a-f]{7,64}')")
+    ),
+    # good: shas of 7 to 64 hexadecimal digits between spaces
+    "shas": Kind(
+        "sha_list({x})",
+        Check(
+            "shas_problem({x})",
+            "not regexp_full_match(coalesce({x}, ''), ' *([0-9a-fA-F]{7,64} +)*([0-9a-fA-F]{7,64})? *')",
+        ),
+    ),
+    "labels": Kind("label_list({x})"),
+    "int": Kind(
+        "try_cast(cell({x}) as bigint)", Check("int_problem({x})", "{t} is null and {x} is not null")
+    ),
+    "status": _status(DEPLOYMENT_STATUSES),
+    "run_status": _status(RUN_STATUSES),
 }
-
-
-def _expr(column: Column) -> str:
-    return KINDS[column.kind][0].format(x=_q(column.name))
-
-
-def _cell_problem(column: Column) -> str | None:
-    problem = KINDS[column.kind][1]
-    return problem.format(x=_q(column.name)) if problem else None
-
-
 # Checks of one column of one file beyond its kind's (macros of sql/load/macros.sql).
-COLUMN_CHECKS: dict[tuple[str, str], str] = {
-    ("commit_files", "path"): "path_problem({x}, 'path')",
-    ("services", "paths"): "paths_problem({x})",
+COLUMN_CHECKS: dict[tuple[str, str], Check] = {
+    # the guard: a leading, doubled or trailing '/', or a '.' or '..' segment
+    ("commit_files", "path"): Check(
+        "path_problem({x}, 'path')", r"regexp_matches({x}, '^/|//|/$|(^|/)\.\.?(/|$)')"
+    ),
+    ("services", "paths"): Check("paths_problem({x})"),
 }
+# A required cell: a typed value is null when its cell is empty (a raw one also when blank; a list never).
+EMPTY = "case when cell({x}) is null then 'empty required cell' end"
+KNOWN_SERVICE = Check(
+    "case when {t} not in (select service from _known_services)"
+    " then 'unknown service ' || {t} || ' (not in services.csv nor in the warehouse)' end"
+)
 
 SEP = "\x1f"  # between the parts of a tagged problem: no cell text is split by it
 
 
+def _typed_name(column: str) -> str:
+    """The name of a column's typed value beside its staged text (no table column has a space)."""
+    return _q(f"typed {column}")
+
+
+def _fill(template: str, column: str) -> str:
+    return template.replace("{x}", _q(column)).replace("{t}", _typed_name(column))
+
+
 def _row_problems(table: Table, header: list[str]) -> list[tuple[int, str, str]]:
-    """(column position, column, message expression: null when the cell is fine) for each row check."""
+    """(column position, column, message expression: null when the cell is fine) for each row check, over
+    the staged text of a column and its typed value."""
     present = [c for c in table.columns if c.name in header]
     position = {c.name: pos for pos, c in enumerate(present)}
     checks = []
     for pos, column in enumerate(present):
-        x = _q(column.name)
         if table.is_required(column):
-            checks.append((pos, column.name, f"case when cell({x}) is null then 'empty required cell' end"))
-        problem = _cell_problem(column)
-        if problem:
-            checks.append((pos, column.name, problem))
+            guard = None if column.kind in ("raw", *LIST_KINDS) else "{t} is null"
+            checks.append((pos, column.name, Check(EMPTY, guard).sql(column.name)))
+        check = KINDS[column.kind].check
+        if check:
+            checks.append((pos, column.name, check.sql(column.name)))
     if "service" in position and table.name != "services":
-        checks.append(
-            (
-                position["service"],
-                "service",
-                "case when cell(service) not in (select service from _known_services) then 'unknown service '"
-                " || cell(service) || ' (not in services.csv nor in the warehouse)' end",
-            )
-        )
+        checks.append((position["service"], "service", KNOWN_SERVICE.sql("service")))
     for (table_name, name), check in COLUMN_CHECKS.items():
         if table.name == table_name and name in position:
-            checks.append((position[name], name, check.format(x=_q(name))))
+            checks.append((position[name], name, check.sql(name)))
     if table.name == "incidents" and "resolved_at" in position:
+        before = f"{_typed_name('resolved_at')} < {_typed_name('created_at')}"
         checks.append(
             (
                 position["resolved_at"],
                 "resolved_at",
-                "case when try_cast(cell(resolved_at) as timestamptz)"
-                " < try_cast(cell(created_at) as timestamptz) then 'resolved before it was created' end",
+                f"case when {before} then 'resolved before it was created' end",
             )
         )
-    return sorted(checks)
+    return sorted(checks, key=lambda check: check[0])  # column order; a column's checks as listed
 
 
-def _first_problem(con: duckdb.DuckDBPyConnection, table: Table, header: list[str], stage: str):
-    """The first bad cell of a staged file as (row, column, message, earlier row or None).
-
-    One pass over the rows: each row's problems are tagged and coalesced in column order, so a file of
-    millions of rows is read once, not once per check. Duplicate keys take a hash aggregate.
-    """
-    tagged = ", ".join(
-        f"'{pos}{SEP}{name}{SEP}' || ({expr})" for pos, name, expr in _row_problems(table, header)
+def _typed_select(table: Table, header: list[str], source: str) -> str:
+    """The rows of `source` (a file's text cells) typed as core.<table>, with `_problem`: each row's first
+    bad cell, tagged (checks in column order), null for a good row. One pass over the rows."""
+    present = [c for c in table.columns if c.name in header]
+    typed = ", ".join(f"{_fill(KINDS[c.kind].typed, c.name)} as {_typed_name(c.name)}" for c in present)
+    raw = ", ".join(_q(c.name) for c in present)
+    columns = ", ".join(
+        f"{_typed_name(c.name) if c.name in header else _absent(c)} as {_q(c.name)}" for c in table.columns
     )
+    tagged = [f"'{pos}{SEP}{name}{SEP}' || ({expr})" for pos, name, expr in _row_problems(table, header)]
+    problem = f"coalesce({', '.join(tagged)})" if tagged else "null::varchar"
+    return f"select {columns}, {problem} as _problem from (select {raw}, {typed} from {source})"
+
+
+def _absent(column: Column) -> str:
+    return "[]::varchar[]" if column.kind in LIST_KINDS else "null::varchar"
+
+
+def _first_problem(con: duckdb.DuckDBPyConnection, table: Table, stage: str):
+    """The first bad cell of a staged file (`_stage_csv`) as (row, column, message, earlier row or None):
+    its first tagged problem, or its first duplicate key (a hash aggregate)."""
     found = []
-    row = one(
-        con, f"select rowid, coalesce({tagged}) as p from {stage} where p is not null order by rowid limit 1"
-    )
+    row = one(con, f"select rowid, _problem from {stage} where _problem is not null order by rowid limit 1")
     if row:
         _, column, message = row[1].split(SEP, 2)
         found.append((row[0], column, message, None))
-    key = ", ".join(_expr(table.column(k)) for k in table.key)
+    key = ", ".join(_q(k) for k in table.key)
     duplicate = one(con, f"select {key} from {stage} group by all having count(*) > 1 limit 1")
     if duplicate:
-        match = " and ".join(f"{_expr(table.column(k))} is not distinct from ?" for k in table.key)
+        match = " and ".join(f"{_q(k)} is not distinct from ?" for k in table.key)
         first, second = (
             r[0]
             for r in con.execute(
@@ -154,21 +207,25 @@ MAX_LINE_BYTES = 1 << 30
 TOO_LONG = re.compile(r"Maximum line size of \d+ bytes exceeded\. Actual Size:\s*(\d+)")
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> tuple[str, list[str]]:
+def _stage_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> str:
+    """Read a bundle file into a temp table of typed rows with their problems (`_typed_select`), in the
+    file's order: a row's rowid is its record's position in the file."""
     header = read_header(path, table)
     stage = f"_stage_{table.name}"
     columns = {name: "VARCHAR" for name in header}
     limit = min(FIRST_LINE_BYTES, MAX_LINE_BYTES)
     while True:
+        # allow_quoted_nulls = false: "" is an empty text (a message), an empty cell is null.
+        source = (
+            "read_csv(?, columns = ?, header = true, auto_detect = false, delim = ',', quote = '\"',"
+            f" escape = '\"', strict_mode = true, allow_quoted_nulls = false, max_line_size = {limit})"
+        )
         try:
-            # allow_quoted_nulls = false: "" is an empty text (a message), an empty cell is null.
             con.execute(
-                f"create or replace temp table {stage} as select * from read_csv(?, columns = ?,"
-                " header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"',"
-                f" strict_mode = true, allow_quoted_nulls = false, max_line_size = {limit})",
+                f"create or replace temp table {stage} as {_typed_select(table, header, source)}",
                 [str(path), columns],
             )
-            return stage, header
+            return stage
         except duckdb.Error as exc:
             longer = TOO_LONG.search(str(exc))
             if not (longer and limit < MAX_LINE_BYTES):
@@ -214,24 +271,24 @@ def import_bundle(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[st
         raise BundleError(str(folder), 0, None, f"no bundle files here (expected any of {names})")
     con.execute(read_sql("load/macros.sql"))
     con.execute("create or replace temp table _known_services as select service from core.services")
-    staged: list[tuple[Table, str, list[str]]] = []
+    staged: list[tuple[Table, str]] = []
     for table, path in files:
-        stage, header = _stage_csv(con, table, path)
-        bad = _first_problem(con, table, header, stage)
+        stage = _stage_csv(con, table, path)
+        bad = _first_problem(con, table, stage)
         if bad:
             row, column, message, earlier = bad
             if earlier is not None:
                 message += f" already on line {physical_line(path, earlier)}"
             raise BundleError(path.name, physical_line(path, row), column, message)
         if table.name == "services":
-            con.execute(f"insert into _known_services select cell(service) from {stage}")
-        staged.append((table, stage, header))
+            con.execute(f"insert into _known_services select service from {stage}")
+        staged.append((table, stage))
 
     counts = {}
     with transaction(con):
-        for table, stage, header in staged:
-            select = ", ".join(_typed(c, header) for c in table.columns)
-            counts[table.name] = upsert(con, table.name, f"(select {select} from {stage})")
+        for table, stage in staged:
+            counts[table.name] = upsert(con, table.name, f"(select * exclude (_problem) from {stage})")
+            con.execute(f"drop table {stage}")  # its memory is the transform's that follows
         record_run(con, "bundle", str(folder.resolve()), sum(counts.values()))
     return counts
 
@@ -258,7 +315,8 @@ def upsert(con: duckdb.DuckDBPyConnection, table_name: str, source: str) -> int:
     table = TABLE_BY_NAME[table_name]
     match = " and ".join(f"t.{_q(k)} = s.{_q(k)}" for k in table.key)
     load_id = next_load_id(con)
-    con.execute(f"delete from core.{table.name} as t using {source} as s where {match}")
+    if one(con, f"select 1 from core.{table.name} limit 1"):  # a first load has nothing to replace
+        con.execute(f"delete from core.{table.name} as t using {source} as s where {match}")
     insert = f"insert into core.{table.name} by name select *, {load_id} as _load_id from {source}"
     return int(scalar(con, insert))
 

@@ -9,6 +9,9 @@ DuckDB lets no other process open a file at all while one holds it read-write, s
    generation still published;
 3. loads, transforms, then CHECKPOINT, close, fsync and `os.replace` onto the published path.
 
+A copy that is either published or thrown away (a write's; never a collect's, which a later run may resume)
+is flushed to disk in the background while the write runs: the fsync before the rename waits for it.
+
 Readers open the published file read-only and are never blocked; one that is open keeps the old file
 (inode) until it closes. A kill at any point leaves the published file as it was (or, after the rename,
 fully updated); a copy killed in the middle of an import or transform is thrown away by the next writer.
@@ -209,31 +212,72 @@ def resumable(path: Path) -> bool:
 def discard(path: Path) -> None:
     """Remove the working copy of `path` (and its WAL)."""
     work = work_path(path)
+    _flushed(work)  # a copy thrown away: whether its flush failed no longer matters
     for name in (work, wal(work)):
         name.unlink(missing_ok=True)
 
 
-def prepare(path: Path) -> tuple[Path, bool]:
+def prepare(path: Path, background_flush: bool = False) -> tuple[Path, bool]:
     """The working copy to write, with the writer lock held: a resumable one is kept, anything else is
     replaced by a fresh copy of the published file (none when there is no published file yet).
-    Returns (working copy, resumed)."""
+    Returns (working copy, resumed).
+
+    `background_flush`, for a copy that is published (`replace`) or thrown away (`discard`), never resumed:
+    the copy goes to disk while the caller works on it, instead of before. Until then a crash may leave it
+    torn, which is safe only because nothing but `replace`, after its own fsync, ever trusts such a copy."""
     work = work_path(path)
     if resumable(path):
         return work, True
     discard(path)
     if path.exists():
         snapshot(path).close()  # a file this DuckDB cannot read is refused here, saying why (StorageTooNew)
-        _copy(path, work)
+        _copy(path, work, background_flush)
         if wal(path).exists():  # left by a writer of an earlier version killed mid-way: replayed in the copy
             _copy(wal(path), wal(work))
     return work, False
 
 
-def _copy(source: Path, target: Path) -> None:
+def _copy(source: Path, target: Path, background_flush: bool = False) -> None:
     partial = target.with_name(target.name + ".part")
     shutil.copyfile(source, partial)
-    _fsync(partial)
+    if background_flush:
+        _flush_in_background(partial, target)
+    else:
+        _fsync(partial)
     os.replace(partial, target)
+
+
+# Background fsyncs of working copies (by the copy's final path): the thread, and the error it met if any.
+_flushes: dict[Path, tuple[threading.Thread, list[OSError]]] = {}
+
+
+def _flush_in_background(path: Path, known_as: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)  # follows the file through the rename to `known_as`
+    errors: list[OSError] = []
+
+    def flush() -> None:
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            errors.append(exc)
+        finally:
+            os.close(fd)
+
+    thread = threading.Thread(target=flush, name=f"fsync {known_as.name}", daemon=True)
+    with _held_lock:
+        _flushes[_key(known_as)] = (thread, errors)
+    thread.start()
+
+
+def _flushed(path: Path) -> list[OSError]:
+    """Wait for the background flush of `path` if one was started; the error it met, if any."""
+    with _held_lock:
+        pending = _flushes.pop(_key(path), None)
+    if pending is None:
+        return []
+    thread, errors = pending
+    thread.join()
+    return errors
 
 
 def _fsync(path: Path) -> None:
@@ -280,6 +324,8 @@ def replace(path: Path, work: Path | None = None) -> None:
     work = work or work_path(path)
     if wal(work).exists():
         raise RuntimeError(f"{work} still has a write-ahead log after its checkpoint: not published")
+    if errors := _flushed(work):
+        raise errors[0]
     _fsync(work)
     # A WAL left beside the published file by an earlier version's killed writer was replayed into the
     # copy: it must not be replayed again onto the new file.

@@ -39,7 +39,9 @@ def place_from_scratch(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None
         "create or replace temp table _walk_scratch_list as select unnest(?::varchar[]) as repo", [repos]
     )
     con.execute(read_sql("walk/scratch_ids.sql"))
-    rid = _column(con, "select rid from _walk_ids order by id", "rid")
+    # each commit's repo number (rid), from how many commits each repo has, in the ids' repo order
+    counts = _column(con, "select count(*) as n from _walk_ids group by repo order by repo", "n")
+    rid = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     edges = con.execute(read_sql("walk/scratch_edges.sql")).fetchnumpy()
     child = np.asarray(edges["child"], dtype=np.int64)
     parent = np.asarray(edges["parent"], dtype=np.int64)

@@ -15,8 +15,9 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +32,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+if TYPE_CHECKING:
+    import duckdb
 
 CONFIG_FILE = "dora.toml"
 
@@ -64,14 +68,21 @@ def duckdb_regex_error(pattern: str) -> str | None:
     that Python's re accepts, and limits repetition counts to 1000."""
     import duckdb  # only when a setting holds a regex that SQL runs
 
-    con = duckdb.connect()
-    try:
-        con.execute("select regexp_matches('', ?)", [pattern]).fetchall()
-    except duckdb.Error as exc:
-        return str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
-    finally:
-        con.close()
+    with closing(_regex_engine().cursor()) as con:
+        try:
+            con.execute("select regexp_matches('', ?)", [pattern]).fetchall()
+        except duckdb.Error as exc:
+            return str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
     return None
+
+
+@functools.cache
+def _regex_engine() -> duckdb.DuckDBPyConnection:
+    """One empty in-memory DuckDB for every check of the process (each new database costs ~25 ms); each
+    check runs on a cursor of its own, so threads may check at once."""
+    import duckdb
+
+    return duckdb.connect()
 
 
 def _duckdb_regex(value: Any) -> str:

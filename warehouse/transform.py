@@ -34,9 +34,10 @@ class Incremental:
     """A mart derived again only for the keys that the rows written since the last transform can affect.
 
     sql/affected/<mart>.sql selects those keys into the temp table `affected`, which sql/marts/<mart>.sql
-    reads; on a full rebuild `everything` selects every key instead. `keeps` names a temp table `_<name>`
-    that sql/affected/<name>.sql fills from the mart's rows before they are derived again, for a later
-    mart's affected SQL (skipped on a full rebuild, where every key is affected anyway).
+    reads; on a full rebuild `everything` fills it instead: every key, or no key for a mart whose SQL reads
+    every row itself on a full rebuild (since_load_id -1: every row was written since). `keeps` names a
+    temp table `_<name>` that sql/affected/<name>.sql fills from the mart's rows before they are derived
+    again, for a later mart's affected SQL (skipped on a full rebuild, where every key is affected anyway).
     """
 
     mart: str
@@ -53,7 +54,7 @@ INCREMENTAL = (
         "commit_changes",
         _COMMIT,
         "_affected_commits",
-        f"select {', '.join(_COMMIT)} from core.commits",
+        f"select {', '.join(_COMMIT)} from core.commits limit 0",  # the SQL reads them all
         keeps="_changes_before",
     ),
     Incremental(
@@ -66,7 +67,7 @@ INCREMENTAL = (
         "changes",
         ("change_id",),
         "_affected_changes",
-        "select distinct change_id from marts.commit_changes where change_id is not null",
+        "select change_id from marts.commit_changes limit 0",  # the SQL reads them all
     ),
 )
 # The marts rebuilt whole, before and after the walk and the incremental ones.
@@ -98,7 +99,7 @@ def set_variables(con: duckdb.DuckDBPyConnection, settings: MetricsSettings) -> 
 def fingerprint(settings: MetricsSettings) -> str:
     """What the marts were derived with: the settings (tiers aside: they are applied when metrics are read)
     and the text of every SQL file."""
-    digest = hashlib.sha256(repr(settings.replaced(tiers=Tiers())).encode())
+    digest = hashlib.sha256(repr(settings.model_copy(update={"tiers": Tiers()})).encode())
     sql = resources.files("warehouse") / "sql"
     for folder in ("walk", "affected", "marts"):
         for entry in sorted((sql / folder).iterdir(), key=lambda e: e.name):

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from doralytics.cli.common import Format, app, emit, err, fail, note, state, warehouse_address
 from doralytics.config import ConfigError
 
 if TYPE_CHECKING:
+    from rich.progress import TaskID
+
     from collectors.base import RunResult, Stats
     from collectors.git.collector import GitResult
     from collectors.git.settings import GitSettings
@@ -60,6 +61,8 @@ class RichProgress:
     """One line per scope: what it is fetching and how many rows it has written."""
 
     def __init__(self, console: Console) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         self.bar = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),

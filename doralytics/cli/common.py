@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from doralytics import config as config_mod
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
+    from rich.table import Table
 
     from warehouse.address import Address
     from warehouse.metrics import Scope
@@ -213,6 +212,9 @@ def emit(
     elif table is not None:
         Console(width=max(Console().width, width)).print(table)
     else:
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(title=title, show_lines=False)
         columns = list(rows[0]) if rows else []
         for column in columns:

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from doralytics.cli.common import (
     EnvOpt,
@@ -33,6 +32,7 @@ from doralytics.cli.common import (
 
 if TYPE_CHECKING:
     import duckdb
+    from rich.table import Table
 
     from warehouse.metrics import Scope
 
@@ -103,6 +103,8 @@ def metrics(
 
 
 def _metrics_table(groups: list[dict[str, Any]], scope: Scope) -> Table:
+    from rich.table import Table
+
     from reports import fmt
 
     table = Table(
@@ -220,6 +222,7 @@ def sql(
     import math
     from typing import NoReturn
 
+    from rich.table import Table
     from rich.text import Text
 
     from doralytics.cli.common import err

@@ -13,7 +13,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from doralytics.cli import supervise
 from doralytics.cli.common import (
     app,
     fail,
@@ -153,6 +152,8 @@ def _warehouse_env() -> tuple[str, dict[str, str]]:
 
 def _supervise(command: list[str], env: dict[str, str]) -> int:
     """Run Streamlit until it exits or a stop signal comes; then nothing of it is left running."""
+    from doralytics.cli import supervise
+
     children = supervise.Children()
     received: list[signal.Signals] = []
 

@@ -127,17 +127,7 @@ class PostgresServer:
                 "-c max_connections=200",
             ]
         )
-        self._tool(
-            "pg_ctl",
-            "-D",
-            str(self.data_dir),
-            "-l",
-            str(self.root / "server.log"),
-            "-o",
-            options,
-            "-w",
-            "start",
-        )
+        self._pg_ctl("-o", options, "-w", "start")
         self.running = True
         atexit.register(self.stop)  # a session killed before its fixture teardown still stops the server
         self.psql(
@@ -153,6 +143,15 @@ class PostgresServer:
                 self._tool("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
         if self.root is not None and self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def restart(self) -> None:
+        """Stop the server (ending every session, as an operator's restart does) and start it again on the
+        same data with the same options."""
+        self._pg_ctl("-m", "fast", "-w", "restart")
+
+    def _pg_ctl(self, *args: str) -> None:
+        assert self.root is not None, "the server is not started"
+        self._tool("pg_ctl", "-D", str(self.data_dir), "-l", str(self.root / "server.log"), *args)
 
     def _tool(self, tool: str, *args: str) -> None:
         done = subprocess.run(

@@ -12,6 +12,19 @@ from warehouse import db, load, transform
 from warehouse.metric_settings import MetricsSettings
 
 
+def one_service_warehouse(path: Path) -> Path:
+    """A published warehouse holding one service, 'old' (for the atomic-write tests)."""
+    with db.write(path) as con:
+        con.execute("insert into core.services (service, _load_id) values ('old', 0)")
+    return path
+
+
+def service_names(path: Path) -> list[str]:
+    """The services a reader of the published file sees, in order."""
+    with db.read(path) as con:
+        return [s for (s,) in con.execute("select service from core.services order by 1").fetchall()]
+
+
 def small_warehouse(path: Path, commit_message: str | None = None) -> Path:
     """A fresh warehouse with two services (one without repo and team) and, given its message, a commit
     with two parents and no committed_at."""

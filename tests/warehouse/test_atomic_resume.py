@@ -15,6 +15,7 @@ import pytest
 
 from tests.support import big_import
 from tests.support.git_repo import Repo
+from tests.support.warehouses import one_service_warehouse, service_names
 from warehouse import db, publish
 
 DAY = "2026-03-{:02d}T{:02d}:00:00+00:00"
@@ -35,17 +36,9 @@ def sql_csv(warehouse: Path, sql: str) -> str:
     return big_import.checked(big_import.dora("--warehouse", str(warehouse), "sql", sql, "--format", "csv"))
 
 
-def services(warehouse: Path) -> list[str]:
-    with db.read(warehouse) as con:
-        return [s for (s,) in con.execute("select service from core.services order by 1").fetchall()]
-
-
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
-    path = tmp_path / "w.duckdb"
-    with db.write(path) as con:
-        con.execute("insert into core.services (service, _load_id) values ('old', 0)")
-    return path
+    return one_service_warehouse(tmp_path / "w.duckdb")
 
 
 def test_a_killed_collect_is_resumed_and_published_with_the_next_write(warehouse: Path) -> None:
@@ -59,10 +52,10 @@ def test_a_killed_collect_is_resumed_and_published_with_the_next_write(warehouse
     )
     assert killed.returncode == -signal.SIGKILL
     assert publish.work_path(warehouse).exists() and publish.resumable(warehouse)
-    assert services(warehouse) == ["old"]  # readers: the last published state
+    assert service_names(warehouse) == ["old"]  # readers: the last published state
     with db.write(warehouse) as con:  # the next writer (the transform after the next collect) carries on
         assert con.execute("select count(*) from core.services").fetchall() == [(2,)]
-    assert services(warehouse) == ["collected", "old"]
+    assert service_names(warehouse) == ["collected", "old"]
     assert not publish.work_path(warehouse).exists()
 
 
@@ -80,12 +73,12 @@ def test_a_killed_write_is_thrown_away(warehouse: Path, where: str) -> None:
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     if where == "during":
         assert publish.work_path(warehouse).exists() and not publish.resumable(warehouse)
-        assert services(warehouse) == ["old"]
+        assert service_names(warehouse) == ["old"]
         with db.write(warehouse) as con:  # starts again from the published file
             assert con.execute("select count(*) from core.services").fetchall() == [(1,)]
-        assert services(warehouse) == ["old"]
+        assert service_names(warehouse) == ["old"]
     else:  # killed after the rename: the new state, nothing left beside it
-        assert services(warehouse) == ["half", "old"]
+        assert service_names(warehouse) == ["half", "old"]
     assert sorted(p.name for p in warehouse.parent.iterdir()) == ["w.duckdb"]
 
 
@@ -106,14 +99,14 @@ def test_a_copy_from_an_older_generation_is_not_resumed(warehouse: Path) -> None
     assert not publish.resumable(warehouse)
     with db.write(warehouse):
         pass
-    assert services(warehouse) == ["restored"]
+    assert service_names(warehouse) == ["restored"]
 
 
 def test_a_reader_in_the_collecting_process_sees_its_own_batches(warehouse: Path) -> None:
     with db.stage(warehouse) as con:
         con.execute("insert into core.services (service, _load_id) values ('mine', 0)")
-        assert services(warehouse) == ["mine", "old"]
-    assert services(warehouse) == ["mine", "old"]
+        assert service_names(warehouse) == ["mine", "old"]
+    assert service_names(warehouse) == ["mine", "old"]
     done = in_a_process(
         "with db.read(path) as con: print(len(con.execute('from core.services').fetchall()))", warehouse
     )
@@ -135,7 +128,7 @@ def test_writers_queue_and_readers_are_not_blocked(warehouse: Path) -> None:
         text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "writing"
-    assert services(warehouse) == ["old"]  # at once, while the writer holds its lock
+    assert service_names(warehouse) == ["old"]  # at once, while the writer holds its lock
     with (
         pytest.raises(publish.LockTimeout, match="another process has been writing"),
         publish.exclusive(warehouse, wait=0.3),

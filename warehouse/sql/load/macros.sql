@@ -20,9 +20,6 @@ create or replace temp macro ts_problem(x) as case
     when try_cast(trim(x) as timestamptz) is null then 'unparseable timestamp ' || trim(x)
 end;
 
--- the connection runs with TimeZone UTC, so the cast to timestamp gives UTC wall time
-create or replace temp macro to_utc(x) as cast(cast(cell(x) as timestamptz) as timestamp);
-
 create or replace temp macro sha_problem(x) as case
     when cell(x) is not null and not regexp_full_match(trim(x), '[0-9a-fA-F]{7,64}')
         then 'malformed sha ' || trim(x) || ' (7 to 64 hexadecimal digits)'

@@ -1,13 +1,18 @@
 -- grain: one row per (service, change): the change as counted at the first production deployment of
 -- the service that shipped any of its commits, with its lead time and PR stages. Derived for the
--- changes in _affected_changes (all of them on a full rebuild).
+-- changes in _affected_changes (all of them on a full rebuild, since_load_id -1: every row was written
+-- since, and the commits of every change are read whole instead of matched against every key).
 -- reads temp: _affected_changes
 with deployments as (
     select * from marts.prod_deployments
 ),
 
 affected as (
-    select * from marts.commit_changes where change_id in (select change_id from _affected_changes)
+    select * from marts.commit_changes
+    where getvariable('since_load_id') < 0 and change_id is not null
+    union all
+    select * from marts.commit_changes
+    where getvariable('since_load_id') >= 0 and change_id in (select change_id from _affected_changes)
 ),
 
 shipped as (
@@ -28,15 +33,24 @@ first_shipped as (
     group by all
 ),
 
+pr_commits as not materialized (
+    select repo, number, sha from core.pull_request_commits
+    union all
+    select repo, number, merge_commit_sha from core.pull_requests
+    where merged_at is not null and merge_commit_sha is not null
+),
+
+-- the pull requests' first commit times: on a full rebuild of every pull request (those of no change are
+-- never read), otherwise of those of the affected commits
 pr_commit_times as (
     select pc.repo, pc.number, min(c.authored_at) as first_authored_at
     from (
-        select repo, number, sha from core.pull_request_commits
+        select * from pr_commits where getvariable('since_load_id') < 0
         union all
-        select repo, number, merge_commit_sha from core.pull_requests
-        where merged_at is not null and merge_commit_sha is not null
+        select * from pr_commits
+        semi join (select distinct repo, pr_number as number from affected) using (repo, number)
+        where getvariable('since_load_id') >= 0
     ) as pc
-    semi join (select distinct repo, pr_number as number from affected) using (repo, number)
     join core.commits as c on c.repo = pc.repo and c.sha = pc.sha
     group by all
 ),

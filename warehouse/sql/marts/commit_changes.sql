@@ -1,23 +1,39 @@
 -- grain: one row per commit of core.commits, with the change it belongs to (null: a merge commit
 -- of no merged PR) and what the failure rules need to know about it. Derived for the commits in
--- _affected_commits (all of them on a full rebuild).
+-- _affected_commits (all of them on a full rebuild, since_load_id -1: every row was written since, and the
+-- commits and listings are read whole instead of matched against every key).
 -- reads temp: _affected_commits
 with merged as (
     select * from core.pull_requests where merged_at is not null
 ),
 
-by_merge_commit as (
-    select repo, merge_commit_sha as sha, min(number) as number
-    from merged where merge_commit_sha is not null
-    group by all
+affected as (
+    select * from core.commits where getvariable('since_load_id') < 0
+    union all
+    select * from core.commits semi join _affected_commits using (repo, sha)
+    where getvariable('since_load_id') >= 0
 ),
 
-by_listing as (
-    select pc.repo, pc.sha, min(pc.number) as number
-    from core.pull_request_commits as pc
-    join merged as m using (repo, number)
-    semi join _affected_commits using (repo, sha)
-    group by all
+listed as (
+    select * from core.pull_request_commits where getvariable('since_load_id') < 0
+    union all
+    select * from core.pull_request_commits semi join _affected_commits using (repo, sha)
+    where getvariable('since_load_id') >= 0
+),
+
+-- a commit's pull request: the merged one it is the merge commit of, else the first merged one that
+-- lists it
+pr_numbers as (
+    select repo, sha, coalesce(min(number) filter (where by_merge), min(number)) as pr_number
+    from (
+        select repo, merge_commit_sha as sha, number, true as by_merge
+        from merged where merge_commit_sha is not null
+        union all
+        select pc.repo, pc.sha, pc.number, false
+        from listed as pc
+        join merged as m using (repo, number)
+    )
+    group by repo, sha
 ),
 
 hotfix_prs as (
@@ -30,17 +46,18 @@ hotfix_prs as (
 commits as (
     select
         c.repo, c.sha, c.authored_at, len(c.parents) >= 2 as is_merge_commit,
-        rtrim(split_part(coalesce(c.message, ''), chr(10), 1), chr(13)) as title,
+        -- the first line: its end found by the regular expression, not by splitting the whole message
+        rtrim(regexp_extract(coalesce(c.message, ''), '^[^\n]*'), chr(13)) as title,
         -- the regular expression only where its literal part occurs: most messages are no revert
         case when contains(c.message, 'This reverts commit ') then list_transform(
             regexp_extract_all(c.message, 'This reverts commit ([0-9a-fA-F]{7,64})', 1),
             lambda s: lower(s)
-        ) else []::varchar[] end as reverted_prefixes,
-        coalesce(bm.number, bl.number) as pr_number
-    from core.commits as c
-    semi join _affected_commits using (repo, sha)
-    left join by_merge_commit as bm using (repo, sha)
-    left join by_listing as bl using (repo, sha)
+        ) else []::varchar[] end as reverted_prefixes
+    from affected as c
+),
+
+numbered as (
+    select c.*, p.pr_number from commits as c left join pr_numbers as p using (repo, sha)
 ),
 
 final as (
@@ -56,7 +73,7 @@ final as (
             else false
         end as is_hotfix,
         len(c.reverted_prefixes) > 0 as is_revert
-    from commits as c
+    from numbered as c
     left join hotfix_prs as h on h.repo = c.repo and h.number = c.pr_number
 )
 

@@ -2,21 +2,25 @@
 -- earlier deployment of its service and environment reached (METRICS.md "Changes shipped by a
 -- deployment"), only those in the service's paths when it has some. A commit with a position is reached
 -- first by the first deployment whose floor is at least that position (an ASOF join on the running
--- highest floors), unless an earlier deployment held it in its extra set.
+-- highest floors), unless an earlier deployment held it in its extra set. The ASOF join matches on a
+-- number per (service, environment) pair (the same wherever the CTE is read), not on the two strings.
 -- reads temp: _walk_steps, _walk_candidates, _walk_in_paths
 with pairs as (
-    select distinct service, environment, repo, paths is not null as filtered
-    from _walk_steps
-    where is_pending
+    select *, dense_rank() over (order by service, environment) as pair
+    from (
+        select distinct service, environment, repo, paths is not null as filtered
+        from _walk_steps
+        where is_pending
+    )
 ),
 
 visible as (
-    select p.service, p.environment, c.repo, c.sha, c.pos
+    select p.pair, p.service, p.environment, c.repo, c.sha, c.pos
     from pairs as p
     join _walk_candidates as c on c.repo = p.repo
     where not p.filtered
     union all
-    select p.service, p.environment, c.repo, c.sha, c.pos
+    select p.pair, p.service, p.environment, c.repo, c.sha, c.pos
     from pairs as p
     join _walk_in_paths as i on i.service = p.service and i.repo = p.repo
     join _walk_candidates as c on c.repo = i.repo and c.sha = i.sha
@@ -24,13 +28,15 @@ visible as (
 ),
 
 steps as (
-    select * from _walk_steps where is_pending and floor > before_max
+    select s.*, p.pair from _walk_steps as s
+    join pairs as p using (service, environment)
+    where s.is_pending and s.floor > s.before_max
 ),
 
 by_range as (
     select v.service, v.environment, v.repo, v.sha, s.deployment_id, s.env_seq, s.is_baseline
     from visible as v
-    asof join steps as s on s.service = v.service and s.environment = v.environment and v.pos <= s.floor
+    asof join steps as s on s.pair = v.pair and v.pos <= s.floor
     where v.pos > s.before_max
 ),
 
