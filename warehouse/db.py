@@ -25,6 +25,7 @@ from warehouse.address import Address, FileAddress, LakeAddress, parse
 from warehouse.address import WarehouseError as WarehouseError
 from warehouse.lake import AsOf
 from warehouse.lake import WriteConflict as WriteConflict
+from warehouse.lake import in_block as in_block
 from warehouse.lake import retrying as retrying
 from warehouse.lake import transaction as transaction
 

@@ -92,6 +92,12 @@ def block(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]
             _blocks.discard(id(con))
 
 
+def in_block(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a `transaction` on `con` joins an enclosing lake `block`: a statement that fails in it then
+    ends the block's transaction, not its own."""
+    return id(con) in _blocks
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """One transaction on `con` (a file's or a lake's): committed when the block ends, rolled back on an

@@ -278,7 +278,7 @@ def floor_off_spine(con: duckdb.DuckDBPyConnection) -> None:
         Writer(con, "walk_state.extra", EXTRA),
     )
     for repo, tips in wanted.items():
-        rows = con.execute("select sha, parents, pos from walk_state.graph where repo = ?", [repo]).fetchall()
+        rows = con.execute(read_sql("walk/repo_graph.sql"), [repo]).fetchall()
         graph = {sha: parents for sha, parents, _ in rows}
         pos = {sha: p for sha, _, p in rows}
         spine_pos = dict(

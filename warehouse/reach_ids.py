@@ -1,8 +1,8 @@
 """Placing whole repositories from scratch (warehouse/reach.py explains the spine and the positions),
 on integer ids and numpy arrays: the bulk case, every commit of a full transform or `dora import`.
 
-DuckDB numbers the commits (sql/walk/scratch_ids.sql, ids in (repo, sha) order) and lists the parent
-edges between them as ids; numpy then
+DuckDB numbers the commits (sql/walk/scratch_ids.sql, in no particular order, beside their repo's
+number) and lists the parent edges between them as ids; numpy then
 - chooses each repo's spine: among its tips (commits no commit names as parent), the one whose
   first-parent chain holds the most deployed shas, then the longest, then the highest sha. With a single
   tip there is nothing to score; otherwise the chains' counts come from pointer jumping along the first
@@ -15,6 +15,9 @@ and DuckDB stores the result (sql/walk/scratch_store.sql).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
 
 import duckdb
 import numpy as np
@@ -39,9 +42,7 @@ def place_from_scratch(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None
         "create or replace temp table _walk_scratch_list as select unnest(?::varchar[]) as repo", [repos]
     )
     con.execute(read_sql("walk/scratch_ids.sql"))
-    # each commit's repo number (rid), from how many commits each repo has, in the ids' repo order
-    counts = _column(con, "select count(*) as n from _walk_ids group by repo order by repo", "n")
-    rid = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    rid = _column(con, "select rid from _walk_ids order by id", "rid")  # each commit's repo number
     edges = con.execute(read_sql("walk/scratch_edges.sql")).fetchnumpy()
     child = np.asarray(edges["child"], dtype=np.int64)
     parent = np.asarray(edges["parent"], dtype=np.int64)
@@ -51,7 +52,7 @@ def place_from_scratch(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None
 
     first_parent = np.full(len(rid), -1, dtype=np.int64)
     first_parent[child[first]] = parent[first]
-    spine, spine_pos = spines(rid, parent, first_parent, deployed)
+    spine, spine_pos = spines(rid, len(repos), parent, first_parent, deployed, partial(_by_sha, con))
     pos = positions(len(rid), child, parent, spine, spine_pos)
 
     pos[pos == UNPLACED] = -1  # null in sql/walk/scratch_store.sql
@@ -65,15 +66,28 @@ def place_from_scratch(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None
     con.unregister("_walk_id_spine")
     for name in ("_walk_ids", "_walk_scratch_list"):
         con.execute(f"drop table {name}")
+    con.execute("drop sequence _walk_id_seq")
+
+
+def _by_sha(con: duckdb.DuckDBPyConnection, ids: Ids) -> Ids:
+    """The ids given (of _walk_ids) in the order of their shas."""
+    con.register("_walk_tip_ids", {"id": ids})
+    try:
+        return _column(con, read_sql("walk/scratch_tips.sql"), "id")
+    finally:
+        con.unregister("_walk_tip_ids")
 
 
 def _column(con: duckdb.DuckDBPyConnection, sql: str, name: str) -> Ids:
     return np.asarray(con.execute(sql).fetchnumpy()[name], dtype=np.int64)
 
 
-def spines(rid: Ids, parent: Ids, first_parent: Ids, deployed: Ids) -> tuple[Ids, Ids]:
-    """The spine of every repo (rid: each commit's repo number, in (repo, sha) order): the ids of its
-    commits and their positions, oldest first within each repo."""
+def spines(
+    rid: Ids, repos: int, parent: Ids, first_parent: Ids, deployed: Ids, by_sha: Callable[[Ids], Ids]
+) -> tuple[Ids, Ids]:
+    """The spine of every repo (rid: each commit's repo number, below `repos`): the ids of its commits
+    and their positions, oldest first within each repo. `by_sha` orders ids by their shas (called only
+    to break a tie between tips, with the tips of the repos that have several)."""
     n = len(rid)
     if not n:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -81,19 +95,23 @@ def spines(rid: Ids, parent: Ids, first_parent: Ids, deployed: Ids) -> tuple[Ids
     has_child[parent] = True
     is_tip = ~has_child
     # a repo with no tip is a cycle in bad data: every commit is someone's parent, each is a candidate
-    repos_with_tip = np.zeros(int(rid[-1]) + 1, dtype=bool)
+    repos_with_tip = np.zeros(repos, dtype=bool)
     repos_with_tip[rid[is_tip]] = True
     is_tip |= ~repos_with_tip[rid]
     tips = np.flatnonzero(is_tip)
     tip_repos = rid[tips]
-    if len(tips) == int(rid[-1]) + 1:  # one tip per repo: it is the spine's end
-        best = tips
-    else:
+    tips_per_repo = np.bincount(tip_repos, minlength=repos)
+    several = tips_per_repo[tip_repos] > 1
+    best = tips[~several]  # one tip: it is the spine's end
+    if several.any():
+        contested, contested_repos = tips[several], tip_repos[several]
         count, length = chain_scores(first_parent, deployed)
-        order = np.lexsort((tips, length[tips], count[tips], tip_repos))
-        ranked, ranked_repos = tips[order], tip_repos[order]
+        sha_rank = np.empty(len(contested), dtype=np.int64)
+        sha_rank[np.searchsorted(contested, by_sha(contested))] = np.arange(len(contested))
+        order = np.lexsort((sha_rank, length[contested], count[contested], contested_repos))
+        ranked, ranked_repos = contested[order], contested_repos[order]
         last = np.flatnonzero(np.append(ranked_repos[1:] != ranked_repos[:-1], True))
-        best = ranked[last]
+        best = np.concatenate([best, ranked[last]])
     return _chains(first_parent, best)
 
 

@@ -82,10 +82,11 @@ def export_bundle(
 
     Example: dora export bundle ./backup
     """
-    from warehouse import db, load
+    from warehouse import db
+    from warehouse.export import export_bundle as write_bundle
 
     with db.read(existing_warehouse()) as con:
-        counts = load.export_bundle(con, folder)
+        counts = write_bundle(con, folder)
     note("wrote " + ", ".join(f"{n} {t}" for t, n in counts.items()))
 
 

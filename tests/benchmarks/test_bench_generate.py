@@ -10,7 +10,8 @@ import pytest
 
 from benchmarks.generate import FILLED, add_holdout, generate, sizes
 from warehouse import db
-from warehouse.load import export_bundle, import_bundle
+from warehouse.export import export_bundle
+from warehouse.load import import_bundle
 from warehouse.publish import sql_string
 from warehouse.schema import TABLE_BY_NAME
 

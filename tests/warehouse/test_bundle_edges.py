@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.cli import dora
-from warehouse import db, load
+from warehouse import db, export, load
 from warehouse.bundle import BundleError
 
 SERVICES = "service,repo,team\ncheckout,acme/checkout,payments\n"
@@ -177,7 +177,7 @@ def test_whatever_the_warehouse_holds_round_trips(tmp_path_factory, rows):
     messages, authors, titles, labels = (list(c) for c in zip(*rows, strict=True))
     with db.write(tmp / "a.duckdb") as con:
         load.load_frames(con, frames(messages, authors, titles, labels), "test", "x")
-        load.export_bundle(con, tmp / "out")
+        export.export_bundle(con, tmp / "out")
     with db.write(tmp / "b.duckdb") as con:
         load.import_bundle(con, tmp / "out")
     for table in ("services", "commits", "pull_requests"):
@@ -201,7 +201,7 @@ def test_odd_text_round_trips(tmp_path):
     ]
     with db.write(tmp_path / "a.duckdb") as con:
         load.load_frames(con, frames(odd, odd, odd, [[" a ", "", "b"]] * len(odd)), "test", "x")
-        load.export_bundle(con, tmp_path / "out")
+        export.export_bundle(con, tmp_path / "out")
     with db.write(tmp_path / "b.duckdb") as con:
         load.import_bundle(con, tmp_path / "out")
     commits = core_rows(tmp_path / "b.duckdb", "commits")

@@ -7,7 +7,8 @@ import shutil
 import pytest
 
 from tests.support.cli import EXAMPLES, dora
-from warehouse import db, schema
+from warehouse import db, load, schema
+from warehouse.bundle import BundleError
 
 TABLES = tuple(t.name for t in schema.TABLES)
 
@@ -191,3 +192,39 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_fine(tmp_path, warehouse):
         (bundle / "deployments.csv").read_bytes().replace(b"oops", b"success")
     )
     dora("--warehouse", str(warehouse), "import", str(bundle))
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "where", "words"), CASES, ids=[c[3] + " " + c[4] for c in CASES]
+)
+def test_a_bad_bundle_into_an_empty_warehouse_is_refused_the_same_way(
+    tmp_path, warehouse, file, old, new, where, words
+):
+    """Into empty tables a bundle loads in one pass per file, which fails on a bad row without naming it:
+    the staged load then names it, and nothing of the files before it stays."""
+    bundle = tmp_path / "bad"
+    shutil.copytree(EXAMPLES / "small", bundle)
+    edit(bundle, file, old, new)
+    with db.write(warehouse) as con:
+        with pytest.raises(BundleError) as error:
+            load.import_bundle(con, bundle)
+        assert where in str(error.value) and words in str(error.value), str(error.value)
+        assert {
+            t: con.execute(f"select count(*) from core.{t}").fetchone()[0] for t in TABLES
+        } == dict.fromkeys(TABLES, 0)
+
+
+def test_a_good_bundle_loads_into_empty_tables_in_one_pass_and_into_full_ones_staged(
+    tmp_path, warehouse, monkeypatch
+):
+    staged = []
+    stage = load._stage_csv
+    monkeypatch.setattr(
+        load, "_stage_csv", lambda con, table, path: staged.append(table.name) or stage(con, table, path)
+    )
+    with db.write(warehouse) as con:
+        first = load.import_bundle(con, EXAMPLES / "small")
+        assert staged == [] and first["commits"] > 0
+        again = load.import_bundle(con, EXAMPLES / "small")
+        assert again == first and staged == [t for t in TABLES if t in first]
+        assert con.execute("select count(*) from core.commits").fetchone()[0] == first["commits"]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.support.cli import EXAMPLES
 from tests.support.warehouses import import_and_transform
-from warehouse import db, load, transform
+from warehouse import db, export, transform
 from warehouse.metric_settings import MetricsSettings
 from warehouse.metrics import Scope, compute
 from warehouse.transform import MARTS
@@ -105,7 +105,7 @@ def test_a_bundle_round_trips(tmp_path):
     original = tmp_path / "a.duckdb"
     import_all(original, GENERATED)
     with db.read(original) as con:
-        load.export_bundle(con, tmp_path / "out")
+        export.export_bundle(con, tmp_path / "out")
     copy = tmp_path / "b.duckdb"
     import_all(copy, tmp_path / "out")
     assert state(copy) == state(original)

@@ -139,3 +139,28 @@ def test_the_service_check_names_only_unknown_services(con):
     rows = messages(con, "text", load.KNOWN_SERVICE, ["api", " api ", "web", "", None])
     assert [(c, e) for c, _, e in rows] == [(c, g) for c, g, _ in rows]
     assert {c for c, g, _ in rows if g} == {"web"}
+
+
+def test_a_timestamp_cast_straight_from_its_z_gives_the_time_of_the_full_cast(con):
+    """The "ts" kind casts a cell ending in Z as a timestamp directly, the others through timestamptz: on
+    every cell the check accepts, that is the time the cast through timestamptz gives."""
+    cells = [
+        *TIMESTAMPS,
+        "  2024-01-01T00:00:00Z",
+        "2024-01-01T00:00:00.1234565Z",
+        "2024-01-01 00:00:00.5 Z",
+        "2024-01-01 00:00:00.5Z",
+        "2024-01-01T00:00:00 BCZ",
+        "-2024-01-01T00:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "2024-01-01T00:00:00+02:00Z",
+    ]
+    typed = load.KINDS["ts"].typed.replace("{x}", "x")
+    full = "cast(try_cast(cell(x) as timestamptz) as timestamp)"
+    con.execute("create or replace temp table cells (x varchar)")
+    con.executemany("insert into cells values (?)", [[c] for c in cells])
+    rows = con.execute(f"select x, {typed}, {full} from cells where ts_problem(x) is null").fetchall()
+    accepted = {x for x, _, _ in rows}
+    assert accepted >= {"2024-01-01T00:00:00Z", "  2024-01-01T00:00:00Z", "2024-01-01 00:00:00.5Z"}
+    assert [(x, t) for x, t, _ in rows] == [(x, f) for x, _, f in rows]
+    assert all(t is not None for x, t, _ in rows if x is not None and x.strip())

@@ -87,9 +87,10 @@ def test_nothing_new_walks_nothing(tmp_path):
     assert add_and_transform(r.path, tmp_path, again) == 0
 
 
-def spine(path) -> list[str]:
+def spine(path, repo: str = "acme/svc") -> list[str]:
     with db.read(path) as con:
-        return [r[0] for r in con.execute("select sha from walk_state.spine order by pos").fetchall()]
+        rows = con.execute("select sha from walk_state.spine where repo = ? order by pos", [repo]).fetchall()
+        return [r[0] for r in rows]
 
 
 def test_a_new_day_extends_the_spine_and_cuts_it_where_it_ended_on_a_branch_head(tmp_path):
@@ -157,3 +158,32 @@ def test_a_spine_that_ended_on_a_branch_follows_the_work_that_went_on_below_its_
     # D1, the first deployment, is the baseline: it ships nothing
     assert {(d, s) for d, s, shipped in reach(r.path) if shipped} == {("D2", sha("c2")), ("D2", sha("c3"))}
     assert reach(r.path) == from_scratch(tmp_path, b, day)
+
+
+def test_a_spine_from_scratch_ends_on_the_most_deployed_then_longest_then_highest_sha_tip(tmp_path):
+    b = Bundle()
+    b.chain("c0", "c1", when=at(1))
+    b.add_service("other", "acme/other")  # a second repo placed in the same pass, with one tip
+    b.commit("o0", (), when=at(1), repo="acme/other")
+    # four tips from c1: x2 (longest, nothing deployed), y1 and z1 (deployed, as long as each other),
+    # w1 (nothing deployed)
+    b.chain("x1", "x2", "x3", start="c1", when=at(1, 1))
+    for name in ("y1", "z1", "w1"):
+        b.commit(name, ("c1",), when=at(1, 2))
+    b.deploy("D1", "y1", at(2))
+    b.deploy("D2", "z1", at(3))
+    top = max(sha("y1"), sha("z1"))
+    path = load_bundle(b, tmp_path / "sha").path
+    assert spine(path)[-1] == top and spine(path, "acme/other") == [sha("o0")]
+    b.deploy("D3", "x1", at(4))  # x3's chain holds a deployed sha too and is the longest
+    assert spine(load_bundle(b, tmp_path / "length").path)[-1] == sha("x3")
+
+
+def test_a_commit_that_comes_back_with_other_parents_rewalks_its_repository(tmp_path):
+    r = load_bundle(base(), tmp_path)
+    assert {(d, s) for d, s, shipped in reach(r.path) if shipped} == {("D2", sha("c1")), ("D2", sha("c2"))}
+    day = Bundle()
+    day.rows.clear()
+    day.commit("c2", ("c0",), when=at(1))  # rewritten: c1 is no longer under it
+    assert add_and_transform(r.path, tmp_path, day) == 2
+    assert {(d, s) for d, s, shipped in reach(r.path) if shipped} == {("D2", sha("c2"))}

@@ -7,11 +7,12 @@ with deployments as (
     select * from marts.prod_deployments
 ),
 
-affected as (
-    select * from marts.commit_changes
+-- (read where it is used: a table scan is cheaper than holding its rows)
+affected as not materialized (
+    select change_id, repo, sha, pr_number, title, author, authored_at from marts.commit_changes
     where getvariable('since_load_id') < 0 and change_id is not null
     union all
-    select * from marts.commit_changes
+    select change_id, repo, sha, pr_number, title, author, authored_at from marts.commit_changes
     where getvariable('since_load_id') >= 0 and change_id in (select change_id from _affected_changes)
 ),
 
@@ -33,15 +34,21 @@ first_shipped as (
     group by all
 ),
 
+-- the commits of the pull requests whose first commit time is unknown: it is then the first authored
+-- of their commits (a known first_commit_at is used as it is, so the others' commits are never read)
+unknown_start as not materialized (
+    select repo, number, merged_at, merge_commit_sha from core.pull_requests where first_commit_at is null
+),
+
 pr_commits as not materialized (
-    select repo, number, sha from core.pull_request_commits
+    select repo, number, sha from core.pull_request_commits semi join unknown_start using (repo, number)
     union all
-    select repo, number, merge_commit_sha from core.pull_requests
+    select repo, number, merge_commit_sha from unknown_start
     where merged_at is not null and merge_commit_sha is not null
 ),
 
--- the pull requests' first commit times: on a full rebuild of every pull request (those of no change are
--- never read), otherwise of those of the affected commits
+-- those pull requests' first commit times: on a full rebuild of every one (those of no change are never
+-- read), otherwise of those of the affected commits
 pr_commit_times as (
     select pc.repo, pc.number, min(c.authored_at) as first_authored_at
     from (
@@ -61,24 +68,24 @@ change_facts as (
         d.environment, d.repo,
         cc.pr_number, cc.sha as commit_sha,
         coalesce(p.title, cc.title) as title,
-        coalesce(p.author, c.author) as author,
+        coalesce(p.author, cc.author) as author,
         p.created_at, p.first_commit_at, p.first_review_at, p.merged_at, p.head_branch,
         coalesce(p.first_commit_at, t.first_authored_at) as first_commit_time,
-        c.authored_at
+        cc.authored_at
     from first_shipped as f
     join deployments as d using (deployment_id)
     -- one row per change: for a PR its number is enough; a commit change has one commit (so only the
-    -- PRs' commits are grouped, and by their number rather than the longer change_id)
+    -- PRs' commits are grouped, and by their number rather than the longer change_id). A PR's lowest sha
+    -- stands for its commits; its authored_at is never read (a PR starts from its own times).
     join (
-        select change_id, repo, pr_number, sha, title
+        select change_id, repo, pr_number, sha, title, author, authored_at
         from affected where pr_number is null and change_id is not null
         union all
-        select any_value(change_id), repo, pr_number, min(sha), arg_min(title, sha)
+        select any_value(change_id), repo, pr_number, min(sha), arg_min(title, sha), arg_min(author, sha), null
         from affected where pr_number is not null
         group by repo, pr_number
     ) as cc using (change_id)
     left join core.pull_requests as p on p.repo = cc.repo and p.number = cc.pr_number
-    left join core.commits as c on c.repo = cc.repo and c.sha = cc.sha
     left join pr_commit_times as t on t.repo = cc.repo and t.number = cc.pr_number
 ),
 

@@ -45,7 +45,7 @@ hotfix_prs as (
 
 commits as (
     select
-        c.repo, c.sha, c.authored_at, len(c.parents) >= 2 as is_merge_commit,
+        c.repo, c.sha, c.authored_at, c.author, len(c.parents) >= 2 as is_merge_commit,
         -- the first line: its end found by the regular expression, not by splitting the whole message
         rtrim(regexp_extract(coalesce(c.message, ''), '^[^\n]*'), chr(13)) as title,
         -- the regular expression only where its literal part occurs: most messages are no revert
@@ -62,7 +62,7 @@ numbered as (
 
 final as (
     select
-        c.repo, c.sha, c.pr_number, c.title, c.authored_at, c.reverted_prefixes,
+        c.repo, c.sha, c.pr_number, c.title, c.authored_at, c.author, c.reverted_prefixes,
         case
             when c.pr_number is not null then 'pr:' || c.repo || '#' || c.pr_number
             when not c.is_merge_commit then 'commit:' || c.repo || '@' || c.sha
