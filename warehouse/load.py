@@ -131,8 +131,6 @@ KNOWN_SERVICE = Check(
     " then 'unknown service ' || {t} || ' (not in services.csv nor in the warehouse)' end"
 )
 
-# The services a file's rows may name: those of the warehouse, then those of the bundle's services.csv.
-KNOWN_SERVICES_TABLE = "create or replace temp table _known_services as select service from core.services"
 SEP = "\x1f"  # between the parts of a tagged problem: no cell text is split by it
 
 
@@ -195,12 +193,15 @@ def _absent(column: Column) -> str:
 
 def _first_problem(con: duckdb.DuckDBPyConnection, table: Table, stage: str):
     """The first bad cell of a staged file (`_stage_csv`) as (row, column, message, earlier row or None):
-    its first tagged problem, or its first duplicate key (a hash aggregate)."""
+    its first tagged problem, or its first duplicate key (a hash aggregate). A row is its record's position
+    in the file: its rowid less the first row's (in a transaction, such as a lake's write, a new table's
+    rowids start far from 0)."""
     found = []
+    first_rowid = int(scalar(con, f"select coalesce(min(rowid), 0) from {stage}"))
     row = one(con, f"select rowid, _problem from {stage} where _problem is not null order by rowid limit 1")
     if row:
         _, column, message = row[1].split(SEP, 2)
-        found.append((row[0], column, message, None))
+        found.append((row[0] - first_rowid, column, message, None))
     key = ", ".join(_q(k) for k in table.key)
     duplicate = one(con, f"select {key} from {stage} group by all having count(*) > 1 limit 1")
     if duplicate:
@@ -212,7 +213,7 @@ def _first_problem(con: duckdb.DuckDBPyConnection, table: Table, stage: str):
             ).fetchall()
         )
         label = ", ".join("" if v is None else str(v) for v in duplicate)
-        found.append((second, table.key[0], f"duplicate key ({label})", first))
+        found.append((second - first_rowid, table.key[0], f"duplicate key ({label})", first - first_rowid))
     return min(found, key=lambda f: f[0]) if found else None
 
 
@@ -234,7 +235,7 @@ def _csv_source(limit: int) -> str:
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> str:
     """Read a bundle file into a temp table of typed rows with their problems (`_typed_select`), in the
-    file's order: a row's rowid is its record's position in the file."""
+    file's order (`_first_problem` tells a row's record from its rowid)."""
     header = read_header(path, table)
     stage = f"_stage_{table.name}"
     limit = min(FIRST_LINE_BYTES, MAX_LINE_BYTES)
@@ -290,12 +291,17 @@ def import_bundle(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[st
         names = ", ".join(t.file for t in TABLES)
         raise BundleError(str(folder), 0, None, f"no bundle files here (expected any of {names})")
     con.execute(read_sql("load/macros.sql"))
-    if not in_block(con):  # in a lake's block, a failed statement would end the whole block
+    # the services the files' rows may name: the warehouse's, then services.csv's (added as it loads)
+    con.execute("create or replace temp table _known_services as select service from core.services")
+    # A first load (every table it writes empty) goes from each file into its table in one pass. Not in
+    # a lake's block, where a failed statement would end the whole block.
+    if not in_block(con) and not any(one(con, f"select 1 from core.{t.name} limit 1") for t, _ in files):
         try:
-            return _load_in_one_pass(con, folder, files)
+            return _insert_all(con, folder, files)
         except (_Rejected, duckdb.Error):
-            pass  # nothing was written: the staged load finds the first bad cell and names it
-    con.execute(KNOWN_SERVICES_TABLE)
+            pass  # rolled back: the staged load finds the first bad cell and names it
+    # staged and checked before the transaction, where a failed read (a row longer than the first
+    # buffer) can be tried again
     staged: list[tuple[Table, str]] = []
     for table, path in files:
         stage = _stage_csv(con, table, path)
@@ -307,13 +313,29 @@ def import_bundle(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[st
     counts = {}
     with transaction(con):
         for table, stage in staged:
-            counts[table.name] = _upsert_staged(con, table, stage)
+            counts[table.name] = upsert(con, table.name, f"(select * exclude (_problem) from {stage})")
+            con.execute(f"drop table {stage}")  # its memory is the transform's that follows
         record_run(con, "bundle", str(folder.resolve()), sum(counts.values()))
     return counts
 
 
 class _Rejected(Exception):
-    """A bad row met by the one-pass load (which does not say where it is)."""
+    """A bad row met by `_insert_checked` (which does not say where it is)."""
+
+
+def _insert_all(
+    con: duckdb.DuckDBPyConnection, folder: Path, files: list[tuple[Table, Path]]
+) -> dict[str, int]:
+    """A first load in one transaction: each file into its empty table in one pass (`_insert_checked`);
+    rolled back on the first bad row, _known_services included."""
+    counts = {}
+    with transaction(con):
+        for table, path in files:
+            counts[table.name] = _insert_checked(con, table, path)
+            if table.name == "services":
+                con.execute("insert into _known_services select service from core.services")
+        record_run(con, "bundle", str(folder.resolve()), sum(counts.values()))
+    return counts
 
 
 def _refuse_bad_rows(con: duckdb.DuckDBPyConnection, table: Table, stage: str, path: Path) -> None:
@@ -323,36 +345,6 @@ def _refuse_bad_rows(con: duckdb.DuckDBPyConnection, table: Table, stage: str, p
         if earlier is not None:
             message += f" already on line {physical_line(path, earlier)}"
         raise BundleError(path.name, physical_line(path, row), column, message)
-
-
-def _load_in_one_pass(
-    con: duckdb.DuckDBPyConnection, folder: Path, files: list[tuple[Table, Path]]
-) -> dict[str, int]:
-    """The load of a bundle whose rows are good, in one transaction: a file for an empty core table goes
-    from the file into it in one pass, failing on its first bad row (`error()`: DuckDB does not say
-    which, and the transaction is rolled back); a file for a table with rows is staged and checked, then
-    upserted. Raises _Rejected (or duckdb.Error) on a bad row, BundleError on a bad header."""
-    counts = {}
-    with transaction(con):
-        con.execute(KNOWN_SERVICES_TABLE)
-        for table, path in files:
-            if one(con, f"select 1 from core.{table.name} limit 1"):
-                stage = _stage_csv(con, table, path)
-                if _first_problem(con, table, stage):
-                    raise _Rejected(table.name)
-                counts[table.name] = _upsert_staged(con, table, stage)
-            else:
-                counts[table.name] = _insert_checked(con, table, path)
-            if table.name == "services":
-                con.execute("insert into _known_services select service from core.services")
-        record_run(con, "bundle", str(folder.resolve()), sum(counts.values()))
-    return counts
-
-
-def _upsert_staged(con: duckdb.DuckDBPyConnection, table: Table, stage: str) -> int:
-    rows = upsert(con, table.name, f"(select * exclude (_problem) from {stage})")
-    con.execute(f"drop table {stage}")  # its memory is the transform's that follows
-    return rows
 
 
 def _insert_checked(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> int:

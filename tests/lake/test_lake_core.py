@@ -5,6 +5,7 @@ both land, once; readers see committed snapshots only, and any past one with `as
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import threading
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tests.support.cli import EXAMPLES, differences, load_json
 from tests.support.postgres import LakeSpot
 from warehouse import db, lake, load, metrics, transform
 from warehouse.address import LakeAddress, parse
+from warehouse.bundle import BundleError
 from warehouse.metric_settings import MetricsSettings
 from warehouse.sync import WarehouseSink
 
@@ -193,3 +195,25 @@ def test_a_reader_never_sees_a_write_in_progress_and_as_of_reads_the_past(lake: 
 def _count(where: LakeAddress, sql: str) -> int:
     with db.read(where) as con:
         return int(db.scalar(con, sql))
+
+
+def test_a_bad_bundle_into_a_lake_is_refused_at_its_line_and_loads_nothing(
+    lake: LakeSpot, tmp_path: Path
+) -> None:
+    """The lake's write is one transaction from its start, so the staged rows are the transaction's own:
+    the row named is still the bad one's line in the file."""
+    where = address(lake)
+    import_example(where, "small")
+    with db.read(where) as con:
+        before = con.execute("select count(*) from core.deployments").fetchone()
+    bundle = tmp_path / "bad"
+    shutil.copytree(EXAMPLES / "small", bundle)
+    text = (bundle / "deployments.csv").read_text()
+    (bundle / "deployments.csv").write_text(
+        text.replace("D3,checkout,production,a625406", "D3,checkout,production,zz25406", 1)
+    )
+    with pytest.raises(BundleError) as error:
+        load.import_into(where, bundle)
+    assert str(error.value).startswith("deployments.csv:5:commit_sha:"), str(error.value)
+    with db.read(where) as con:
+        assert con.execute("select count(*) from core.deployments").fetchone() == before

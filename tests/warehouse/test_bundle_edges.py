@@ -111,6 +111,8 @@ def test_a_3mb_message_round_trips_through_export_and_import(tmp_path, warehouse
     copy = tmp_path / "copy.duckdb"
     dora("--warehouse", str(copy), "import", str(out))
     assert core_rows(copy, "commits") == core_rows(warehouse, "commits")
+    dora("--warehouse", str(copy), "import", str(out))  # again, into tables with rows: staged
+    assert core_rows(copy, "commits") == core_rows(warehouse, "commits")
 
 
 def test_a_row_beyond_the_limit_is_named_with_the_limit(tmp_path, monkeypatch):
